@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Set up and run the m3lrn suite with nothing but Python >= 3.11 (no make, no conda needed).
+
+    python3 tasks.py test    # create .venv, install, run the tests + every notebook (nbval, FAST mode)
+    python3 tasks.py run     # create .venv, install, execute every notebook -> build/notebooks + build/html
+    python3 tasks.py lab     # open JupyterLab on notebooks/ (after setup)
+    python3 tasks.py setup   # only create/update .venv
+
+Environment:
+    M3LRN_TORCH   the torch requirement to install first (default "torch==2.13.0"; on a machine
+                  without a GPU you may prefer: "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu")
+    M3LRN_VENV    the virtual environment folder (default .venv)
+"""
+import hashlib
+import os
+import shlex
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("M3LRN_VENV", ROOT / ".venv"))
+TORCH = os.environ.get("M3LRN_TORCH", "torch==2.13.0")
+PY = VENV / "bin" / "python"
+
+
+def sh(*cmd, env=None):
+    print("+", " ".join(map(str, cmd)), flush=True)
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+
+
+def setup():
+    if sys.version_info < (3, 11):
+        sys.exit(f"m3lrn needs Python >= 3.11, this is {sys.version.split()[0]}")
+    stamp = VENV / ".m3lrn-installed"
+    want = hashlib.sha1(((ROOT / "pyproject.toml").read_bytes() + TORCH.encode())).hexdigest()
+    if stamp.is_file() and stamp.read_text() == want and PY.is_file():
+        return
+    if not PY.is_file():
+        print(f"creating {VENV}", flush=True)
+        venv.create(VENV, with_pip=True)
+    pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    for cmd in (pip + shlex.split(TORCH), pip + ["-e", ".[dev]"]):
+        if sh(*cmd):
+            sys.exit("installation failed (see the pip output above)")
+    stamp.write_text(want)
+
+
+def main(argv):
+    task = argv[1] if len(argv) > 1 else "help"
+    if task in ("help", "-h", "--help"):
+        print(__doc__)
+        return 0
+    if task not in ("setup", "test", "run", "lab"):
+        print(f"unknown task {task!r}\n{__doc__}")
+        return 2
+    setup()
+    if task == "test":
+        env = dict(os.environ, M3LRN_FAST="1", MPLBACKEND="Agg")
+        rc = sh(PY, "-m", "pytest", "-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env",
+                "-p", "no:cacheprovider", "tests", "notebooks", *argv[2:], env=env)
+        return rc
+    if task == "run":
+        return sh(PY, "-m", "m3lrn_lib.suite", "run", "--out", "build", *argv[2:])
+    if task == "lab":
+        return sh(VENV / "bin" / "jupyter", "lab", "notebooks", *argv[2:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
