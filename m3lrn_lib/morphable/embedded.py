@@ -105,6 +105,16 @@ def _smooth_step(x):
     return x * x * (3 - 2 * x)
 
 
+def _smooth_profile(y, knots_y, knots_v, sigma=8.0):
+    """A piecewise-linear profile through the knots, Gaussian-smoothed (no creases), at y."""
+    fine = np.arange(-160.0, 160.0, 0.5)
+    v = np.interp(fine, knots_y, knots_v)
+    k = np.exp(-0.5 * (np.arange(-4 * sigma, 4 * sigma + 0.5, 0.5) / sigma) ** 2)
+    pad = len(k) // 2
+    v = np.convolve(np.pad(v, pad, mode="edge"), k / k.sum(), mode="valid")
+    return np.interp(y, fine, v)
+
+
 def _gauss(x, y, cx, cy, sx, sy):
     return np.exp(-0.5 * (((x - cx) / sx) ** 2 + ((y - cy) / sy) ** 2))
 
@@ -128,19 +138,19 @@ def face_surface(a: dict, bumps=()) -> np.ndarray:
     prof_y = [a["bottom"], a["chin"], a["mouth"], a["nose_base"], a["eye"] - 10, a["brow"] + 10, a["top"]]
     prof_w = [0.12 * hw, a["chin_width"] * hw, a["jaw_width"] * hw, 0.95 * hw, hw,
               0.98 * hw, a["forehead_width"] * hw]
-    half_w = np.interp(y_row, prof_y, prof_w)
+    half_w = _smooth_profile(y_row, prof_y, prof_w, sigma=4.0)
     # --- columns: eye corners sit on fixed columns at the eye line
-    w_eye = np.interp(a["eye"], prof_y, prof_w)
+    w_eye = float(_smooth_profile(np.array([a["eye"]]), prof_y, prof_w, sigma=4.0)[0])
     u = np.abs(_grid_u())
     g = np.interp(u, [0, _U_INNER, _U_OUTER, 1.0], [0, a["eye_inner"] / w_eye, a["eye_outer"] / w_eye, 1.0])
     X = np.sign(_grid_u())[None, :] * g[None, :] * half_w[:, None]
     Y = np.repeat(y_row[:, None], N_COLS, axis=1)
     # --- depth: elliptic cross-section + frontal profile + features
-    depth = np.interp(y_row, [a["bottom"], a["chin"], a["mouth"], a["top"]],
-                      [0.45 * a["depth"], 0.7 * a["depth"], a["depth"], a["depth"]])
+    depth = _smooth_profile(y_row, [a["bottom"], a["chin"], a["mouth"], a["top"]],
+                            [0.45 * a["depth"], 0.7 * a["depth"], a["depth"], a["depth"]])
     Z = depth[:, None] * (np.sqrt(np.clip(1 - g[None, :] ** 2, 0, 1)) - 1)
-    zf = np.interp(y_row, [a["bottom"], a["chin"], a["mouth"], a["nose_base"], a["eye"], a["brow"], a["top"]],
-                   [-34.0, -14.0, -6.0, -8.0, -14.0, -8.0, -8.0 - a["forehead_slope"]])
+    zf = _smooth_profile(y_row, [a["bottom"], a["chin"], a["mouth"], a["nose_base"], a["eye"], a["brow"], a["top"]],
+                         [-34.0, -14.0, -6.0, -8.0, -11.0, -8.0, -8.0 - a["forehead_slope"]])
     Z = Z + zf[:, None]
     x, y = X, Y
     # nose: ridge from nasion to tip, then down to the base
