@@ -34,3 +34,15 @@ def test_nb01_answers(monkeypatch):
 def test_unknown_exercise():
     with pytest.raises(KeyError, match="unknown exercise"):
         check("99.9", 1)
+
+
+def test_nb02_answers():
+    from m3lrn_lib.data import sample_datasets
+    train, _ = sample_datasets(split=("train", "test"))
+    s = train[0]
+    raw = G.unwhiten(s["target"], torch.as_tensor(train.param_mean), torch.as_tensor(train.param_std))
+    yaw = math.degrees(float(G.params_to_euler(raw[None])[0, 0]))
+    ctx = dict(z=s["target"], mean=train.param_mean, std=train.param_std)
+    assert check("02.2", yaw, **ctx) and not check("02.2", yaw + 10, **ctx)
+    assert check("02.1", 1280 * 62 + 62) and not check("02.1", 1280 * 62)
+    assert check("02.3", -35) and not check("02.3", 35)

@@ -72,7 +72,8 @@ def _finite_grads(params) -> bool:
     return all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in params)
 
 
-def train(net: torch.nn.Module, dataset, settings: TrainSettings | None = None, callback=None) -> list[dict]:
+def train(net: torch.nn.Module, dataset, settings: TrainSettings | None = None, callback=None,
+          batch_augment=None) -> list[dict]:
     """Train ``net`` in place with SGD; return the per-step history.
 
     Args:
@@ -80,6 +81,8 @@ def train(net: torch.nn.Module, dataset, settings: TrainSettings | None = None, 
         dataset: samples with ``image`` (3,120,120), ``target`` (D,) whitened, ``landmarks`` (68,3).
         settings: :class:`TrainSettings`.
         callback: optional ``callback(record)`` called after every logged step.
+        batch_augment: optional transform of a collated batch on the device, e.g. the paper's
+            face-swap augmentation :class:`m3lrn_lib.data.FaceSwap` (labels stay untouched).
     Returns:
         list of dicts: ``step``, ``lr``, ``total`` and every loss term, ``images_per_s``,
         ``skipped`` (steps skipped so far because of non-finite gradients).
@@ -104,6 +107,8 @@ def train(net: torch.nn.Module, dataset, settings: TrainSettings | None = None, 
                 break
             t0 = time.perf_counter()
             batch = _to(batch, device)
+            if batch_augment is not None:
+                batch = batch_augment(batch)
             out = net(batch["image"])
             losses = net.loss(out, batch, s.weights)
             opt.zero_grad(set_to_none=True)
