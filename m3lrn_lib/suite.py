@@ -12,20 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from .fileio import atomic_write_bytes
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def run_notebook(src: Path, out: Path, timeout: int = 3600) -> float:
@@ -39,9 +31,9 @@ def run_notebook(src: Path, out: Path, timeout: int = 3600) -> float:
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(src.parent)}}).execute()
     dt = time.time() - t0
-    _atomic_write(out / "notebooks" / src.name, nbformat.writes(nb))
+    atomic_write_bytes(out / "notebooks" / src.name, nbformat.writes(nb).encode())
     html, _ = HTMLExporter().from_notebook_node(nb)
-    _atomic_write(out / "html" / (src.stem + ".html"), html)
+    atomic_write_bytes(out / "html" / (src.stem + ".html"), html.encode())
     return dt
 
 

@@ -14,38 +14,13 @@ import numpy as np
 import scipy.io
 
 from ..morphable.model import FaceModelError
+from ..fileio import TMP_PREFIX, atomic_write_bytes, remove_temp_files  # noqa: F401 (re-exported)
 from ..morphable.readers import safe_load_array_pickle
 
-TMP_PREFIX = ".tmp-"
 
 
 class DatasetError(ValueError):
     """A dataset folder or file is missing, malformed or inconsistent (the message names it)."""
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path`` then ``os.replace`` it: readers never
-    see a half-written file, and an interrupted run leaves only ``.tmp-*`` debris."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def remove_temp_files(folder) -> int:
-    """Delete ``.tmp-*`` debris of interrupted writes in ``folder``; returns the count."""
-    n = 0
-    for p in Path(folder).glob(TMP_PREFIX + "*"):
-        p.unlink()
-        n += 1
-    return n
 
 
 def pickle_bytes(obj) -> bytes:

@@ -21,14 +21,16 @@ Conventions (all models, embedded or real):
 from __future__ import annotations
 
 import hashlib
+import io
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from ..fileio import atomic_write_bytes
 
 N_LANDMARKS = 68
 
@@ -258,23 +260,14 @@ class FaceModel:
             elif f.name == "name":
                 val = np.array(val)
             arrays[f.name] = val
-        d = os.path.dirname(os.path.abspath(path))
-        os.makedirs(d, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=d)
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                for key in sorted(arrays):
-                    info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    with zf.open(info, "w") as fh:
-                        np.lib.format.write_array(fh, np.asarray(arrays[key]), allow_pickle=False)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for key in sorted(arrays):
+                info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with zf.open(info, "w") as fh:
+                    np.lib.format.write_array(fh, np.asarray(arrays[key]), allow_pickle=False)
+        atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
     def load(cls, path) -> "FaceModel":
