@@ -57,7 +57,8 @@ def main(argv):
         return 2
     setup()
     if task == "test":
-        env = dict(os.environ, M3LRN_FAST="1", MPLBACKEND="Agg")
+        # two test workers share the cores: one BLAS/torch thread each (notebook kernels inherit it)
+        env = dict(os.environ, M3LRN_FAST="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         rc = sh(PY, "-m", "pytest", "-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env",
                 "-p", "no:cacheprovider", "tests", "notebooks", *argv[2:], env=env)
         return rc

@@ -46,3 +46,64 @@ def test_pose_mae_drops_out_of_range():
     r = M.pose_mae(pred, gt)
     assert r["n"] == 2 and r["yaw"] == pytest.approx(1) and r["pitch"] == pytest.approx(0.5)
     assert r["roll"] == pytest.approx(2) and r["mean"] == pytest.approx(3.5 / 3)
+
+
+# ----------------------------------------------------------------------------- issue 6 additions
+def test_nme_mask_uses_only_masked_points_for_box_and_mean():
+    gt = np.array([[[0, 0], [4, 0], [4, 9], [0, 9], [100, 100]]], float)
+    pred = gt.copy()
+    pred[0, :4] += [3.0, 4.0]  # the four box corners off by 5
+    pred[0, 4] += [50.0, 0.0]  # the masked-out point is far off
+    mask = np.array([[1, 1, 1, 1, 0]], bool)
+    assert M.nme_2d(pred, gt, mask)[0] == pytest.approx(5 / 6)
+    with pytest.raises(ValueError, match="no point left"):
+        M.nme_2d(pred, gt, np.zeros((1, 5), bool))
+
+
+def test_points_to_image_inverts_the_crop_map_with_z():
+    from m3lrn_lib.data.crop import points_to_crop
+    box = np.array([10.0, 20.0, 70.0, 80.0])  # side 60 -> k = 2 for a 120 crop
+    pts = np.array([[[12.0, 30.0, -4.0], [40.0, 50.0, 6.0]]])
+    crop = points_to_crop(pts[0], box)
+    assert crop[0].tolist() == pytest.approx([4.0, 20.0, -8.0])
+    back = M.points_to_image(crop[None], box[None])
+    assert back == pytest.approx(pts, abs=1e-4)
+    with pytest.raises(ValueError, match="positive size"):
+        M.points_to_image(crop[None], np.array([[0.0, 0, 0, 5]]))
+
+
+def test_nme_from_crop_is_measured_in_the_image():
+    # a 2-px error in a 120 crop of a 60-px box is 1 px in the image; GT box 4 x 9 -> /6
+    gt = np.array([[[0, 0], [4, 0], [4, 9], [0, 9]]], float)
+    box = np.array([[-28.0, -25.5, 32.0, 34.5]])
+    crop = (gt - box[:, None, :2]) * 2 + np.array([2.0, 0.0])
+    assert M.nme_2d_from_crop(crop, box, gt)[0] == pytest.approx(1 / 6)
+
+
+def test_aflw21_mapping_and_nme():
+    lm = np.zeros((1, 68, 2))
+    lm[0, :, 0] = np.arange(68)
+    a = M.aflw21_from_68(lm)
+    assert a.shape == (1, 21, 2) and len(M.AFLW21_NAMES) == 21
+    assert np.isnan(a[0, 12]).all() and np.isnan(a[0, 16]).all()  # the ears
+    assert a[0, 20, 0] == 8 and a[0, 14, 0] == 30  # chin, nose tip
+    assert a[0, 7, 0] == pytest.approx(np.mean(range(42, 48)))  # left eye centre
+    assert a[0, 18, 0] == pytest.approx(64)  # mouth centre = mean(62, 66)
+    # hand case: 19 usable points of a GT spanning a 8 x 2 box, every prediction 1 px off in x
+    g = np.random.default_rng(0).uniform(0, 1, (1, 68, 2)) * [8, 2]
+    gt21 = M.aflw21_from_68(g)
+    wh = np.nanmax(gt21, 1) - np.nanmin(gt21, 1)
+    r = M.nme_aflw21(g + [1.0, 0.0], gt21)
+    assert r[0] == pytest.approx(1 / np.sqrt(wh[0, 0] * wh[0, 1]))
+    vis = np.ones((1, 21))
+    vis[0, :6] = 0
+    assert np.isfinite(M.nme_aflw21(g, gt21, vis)).all()
+    with pytest.raises(ValueError, match="68"):
+        M.aflw21_from_68(np.zeros((1, 21, 2)))
+
+
+def test_pose_keep_mask_and_shape_check():
+    gt = np.array([[98.9, 0, 0], [-99.5, 0, 0], [0, 0, 99.0]])
+    assert M.pose_keep_mask(gt).tolist() == [True, False, True]
+    with pytest.raises(ValueError, match=r"\(B, 3\)"):
+        M.pose_mae(np.zeros((2, 2)), np.zeros((2, 2)))

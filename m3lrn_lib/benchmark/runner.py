@@ -1,0 +1,64 @@
+""":func:`run`: evaluate several checkpoints on one test set and write the report files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..fileio import atomic_write_bytes
+from .evaluate import data_kind, evaluate_network
+from .report import build_report, to_json, to_markdown
+
+__all__ = ["run", "open_test_set", "data_label"]
+
+
+def open_test_set(path=None):
+    """An AFLW2000-3D-layout reader for ``path`` (default: the shipped synthetic sample's test
+    split); a folder holding a ``test/`` subfolder (like ``data/sample``) means that subfolder."""
+    from ..data import AFLW2000Dataset
+    from ..data.writer import SAMPLE_DIR
+
+    root = Path(path) if path is not None else SAMPLE_DIR / "test"
+    if (root / "test").is_dir() and not any(root.glob("*.mat")):
+        root = root / "test"
+    return AFLW2000Dataset(root)
+
+
+def data_label(dataset, n: int) -> str:
+    """One line naming the data the numbers come from."""
+    kind = data_kind(dataset)
+    if kind == "synthetic":
+        m = dataset.manifest or {}
+        return (f"synthetic AFLW2000-3D-layout test set {dataset.root} ({n} faces rendered from the "
+                f"{m.get('model_name', 'embedded')} morphable model, generator v{m.get('generator_version', '?')}, "
+                f"seed {m.get('seed', '?')})")
+    return f"the AFLW2000-3D layout at {dataset.root} ({n} images, real data)"
+
+
+def run(checkpoints, data=None, out_dir="build/benchmark", device=None, max_faces=None, florence_subjects=4,
+        protocols=True, log=print) -> dict:
+    """Evaluate ``checkpoints`` (paths or M3LRN networks; ``(label, source)`` pairs name them) on the
+    test set ``data``; write ``benchmark.json`` and ``benchmark.md`` to ``out_dir``; return the report."""
+    from ..predict import Predictor, variant_of
+
+    ds = open_test_set(data)
+    n = len(ds) if max_faces is None else min(max_faces, len(ds))
+    results = []
+    for item in checkpoints:
+        label, src = item if isinstance(item, tuple) else (Path(item).stem if not hasattr(item, "config")
+                                                           else variant_of(item), item)
+        pred = Predictor(src, device=device, detector=None, dense=True)
+        if log:
+            log(f"{label}: variant {pred.variant}, {n} images")
+        res = evaluate_network(pred, ds, max_faces=max_faces, protocols=protocols,
+                               florence_subjects=florence_subjects, log=log)
+        res.update(label=label, path=str(src) if not hasattr(src, "config") else None, variant=pred.variant,
+                   params=int(sum(p.numel() for p in pred.net.parameters())))
+        results.append(res)
+    data_info = {"kind": data_kind(ds), "label": data_label(ds, n), "path": str(ds.root), "n": n}
+    report = build_report(results, data_info)
+    if out_dir is not None:
+        out = Path(out_dir)
+        atomic_write_bytes(out / "benchmark.json", to_json(report).encode())
+        atomic_write_bytes(out / "benchmark.md", to_markdown(report).encode())
+        if log:
+            log(f"wrote {out / 'benchmark.json'} and {out / 'benchmark.md'}")
+    return report
