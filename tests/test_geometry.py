@@ -141,3 +141,16 @@ def test_cuda_if_available(model):
     p = random_params(model).cuda()
     assert torch.allclose(G.reconstruct_landmarks(model, p).cpu(),
                           G.reconstruct_landmarks(model, p.cpu()), atol=1e-3)
+
+
+def test_model_tensors_first_made_in_inference_mode_still_serve_autograd():
+    from m3lrn_lib.morphable import FaceModel
+    m = load_face_model()
+    fresh = FaceModel(name="fresh", mean=m.mean, shape_basis=m.shape_basis, shape_std=m.shape_std,
+                      exp_basis=m.exp_basis, exp_std=m.exp_std, triangles=m.triangles, landmarks=m.landmarks)
+    p = random_params(m, 2)
+    with torch.inference_mode():
+        G.reconstruct_landmarks(fresh, p)  # fills the cache inside inference mode
+    q = p.clone().requires_grad_(True)
+    G.reconstruct_landmarks(fresh, q).sum().backward()
+    assert q.grad is not None and torch.isfinite(q.grad).all()

@@ -210,19 +210,23 @@ class FaceModel:
         """Cached torch copies of the arrays needed by :mod:`m3lrn_lib.geometry`."""
         key = (str(torch.device(device)), dtype)
         if key not in self._tensor_cache:
-            rows = (3 * self.landmarks[:, None] + np.arange(3)[None, :]).reshape(-1)
-            t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)  # noqa: E731
-            self._tensor_cache[key] = ModelTensors(
-                mean=t(self.mean.reshape(-1)),
-                shape_basis=t(self.shape_basis),
-                exp_basis=t(self.exp_basis),
-                lmk_mean=t(self.mean.reshape(-1)[rows]),
-                lmk_shape_basis=t(self.shape_basis[rows]),
-                lmk_exp_basis=t(self.exp_basis[rows]),
-                triangles=torch.as_tensor(self.triangles, dtype=torch.int64, device=device),
-                landmarks=torch.as_tensor(self.landmarks, dtype=torch.int64, device=device),
-            )
+            with torch.inference_mode(False):  # cached tensors must also serve autograd later
+                self._tensor_cache[key] = self._make_tensors(device, dtype)
         return self._tensor_cache[key]
+
+    def _make_tensors(self, device, dtype) -> ModelTensors:
+        rows = (3 * self.landmarks[:, None] + np.arange(3)[None, :]).reshape(-1)
+        t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)  # noqa: E731
+        return ModelTensors(
+            mean=t(self.mean.reshape(-1)),
+            shape_basis=t(self.shape_basis),
+            exp_basis=t(self.exp_basis),
+            lmk_mean=t(self.mean.reshape(-1)[rows]),
+            lmk_shape_basis=t(self.shape_basis[rows]),
+            lmk_exp_basis=t(self.exp_basis[rows]),
+            triangles=torch.as_tensor(self.triangles, dtype=torch.int64, device=device),
+            landmarks=torch.as_tensor(self.landmarks, dtype=torch.int64, device=device),
+        )
 
     # ------------------------------------------------------------------ numpy helpers
     def vertices(self, alpha_shp=None, alpha_exp=None) -> np.ndarray:
