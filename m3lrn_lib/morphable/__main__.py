@@ -6,6 +6,7 @@
 ``build`` re-creates the shipped embedded default model bit for bit (same seed, same file).
 """
 import argparse
+import os
 import sys
 
 from .embedded import DEFAULT_SEED, build_embedded_model
@@ -22,6 +23,11 @@ def main(argv=None) -> int:
     i = sub.add_parser("info", help="print a model's size and landmark proportions")
     i.add_argument("model", nargs="?", default=None)
     args = ap.parse_args(argv)
+    if args.cmd == "build" and os.environ.get("OMP_NUM_THREADS") != "1":
+        # BLAS results depend on the thread count: build single-threaded so the file is bit-identical
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        argv = sys.argv[1:] if argv is None else argv
+        os.execve(sys.executable, [sys.executable, "-m", "m3lrn_lib.morphable", *argv], env)
     if args.cmd == "build":
         model = build_embedded_model(seed=args.seed)
         model.save(args.out)
