@@ -24,82 +24,14 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
 
 import torch
 
+from m3lrn_lib.benchmark.speed import MODES, cpu_speed_rows, gpu_speed_rows
 from m3lrn_lib.morphable import load_face_model
 from m3lrn_lib.nn import M3LRN, M3LRNConfig
-from m3lrn_lib.predict.onnx_export import InferenceGraph, check_onnx, export_onnx, onnx_session
-
-
-def median_time(fn, runs: int, warmup: int, sync=None) -> float:
-    for _ in range(warmup):
-        fn()
-    if sync:
-        sync()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        if sync:
-            sync()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
-
-
-def row(backend, device, threads, batch, mode, sec):
-    return {"backend": backend, "device": device, "threads": threads, "batch": batch, "mode": mode,
-            "ms_per_batch": sec * 1e3, "ms_per_face": sec * 1e3 / batch, "faces_per_s": batch / sec}
-
-
-def cpu_rows(net, args, models):
-    rows = []
-    for threads in args.threads:
-        torch.set_num_threads(threads)
-        sessions = {m: onnx_session(models[m], threads=threads) for m in ("landmarks", "dense")}
-        for batch in args.batches:
-            x = torch.randn(batch, 3, 120, 120)
-            xn = x.numpy()
-            for mode in ("landmarks", "dense"):
-                g = InferenceGraph(net, dense=mode == "dense").eval()
-
-                def eager():
-                    with torch.inference_mode():
-                        g(x)
-
-                s = sessions[mode]
-                rows.append(row("pytorch", "cpu", threads, batch, mode, median_time(eager, args.runs, args.warmup)))
-                rows.append(row("onnxruntime", "cpu", threads, batch, mode,
-                                median_time(lambda: s.run(None, {"images": xn}), args.runs, args.warmup)))
-                print(fmt(rows[-2]), "\n" + fmt(rows[-1]), flush=True)
-    return rows
-
-
-def gpu_rows(net, args):
-    rows = []
-    dev = torch.device("cuda")
-    netc = net.to(dev)
-    for batch in args.gpu_batches:
-        x = torch.randn(batch, 3, 120, 120, device=dev)
-        for mode in ("landmarks", "dense"):
-            g = InferenceGraph(netc, dense=mode == "dense").eval()
-            for amp in (False, True):
-                def eager():
-                    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-                        g(x)
-                sec = median_time(eager, args.runs, args.warmup, sync=torch.cuda.synchronize)
-                rows.append(row("pytorch" + (" fp16" if amp else ""), torch.cuda.get_device_name(0), "-", batch,
-                                mode, sec))
-                print(fmt(rows[-1]), flush=True)
-    return rows
-
-
-def fmt(r) -> str:
-    return (f"{r['backend']:<16} {str(r['device'])[:22]:<22} thr {str(r['threads']):>2}  batch {r['batch']:>5}  "
-            f"{r['mode']:<9}  {r['ms_per_batch']:9.2f} ms/batch  {r['ms_per_face']:8.3f} ms/face  "
-            f"{r['faces_per_s']:9.1f} faces/s")
+from m3lrn_lib.predict.onnx_export import check_onnx, export_onnx
 
 
 def main(argv=None):
@@ -126,16 +58,17 @@ def main(argv=None):
           f"at test time (LGS excluded); torch {torch.__version__}, CPU {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} logical cores")
     models, check = {}, {}
-    for mode in ("landmarks", "dense"):
+    for mode in MODES:
         t0 = time.perf_counter()
         models[mode] = export_onnx(net, dense=mode == "dense")
         check[mode] = check_onnx(net, models[mode], dense=mode == "dense", batch=4)
         worst = max(v["max_abs"] for v in check[mode].values())
         print(f"ONNX export ({mode}): {len(models[mode]) / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s; "
               f"max |onnx - torch| = {worst:.2e} (tolerance 1e-4 x max(1, |x|))")
-    rows = cpu_rows(net, args, models)
+    rows = cpu_speed_rows(net, args.threads, args.batches, args.runs, args.warmup, onnx=models,
+                          log=lambda s: print(s, flush=True))
     if torch.cuda.is_available() and not args.no_gpu:
-        rows += gpu_rows(net, args)
+        rows += gpu_speed_rows(net, args.gpu_batches, args.runs, args.warmup, log=lambda s: print(s, flush=True))
     else:
         print("no CUDA GPU here: GPU rows skipped (the paper: ~3000 fps landmarks, ~2600 fps dense on one GPU)")
     if args.json:

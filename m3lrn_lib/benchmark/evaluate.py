@@ -54,7 +54,7 @@ def _bins(nme, yaw) -> dict:
 
 
 def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols: bool = True,
-                     florence_subjects: int = 4, batch_images: int = 32, log=None) -> dict:
+                     florence_subjects: int = 4, batch_images: int = 32, log=None, keep_arrays: bool = False) -> dict:
     """All measurements of one network (see the module docstring).
 
     Args:
@@ -63,6 +63,10 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
         max_faces: use only the first N images; protocols: compute Table 9 where the data allow;
         florence_subjects: synthetic Florence subjects (x15 renders; 0 to skip Table 10).
         log: optional ``log(str)`` for progress lines.
+        keep_arrays: also return the per-face arrays under ``arrays`` (numpy, not JSON): ``landmarks``
+            (n, 68, 2) refined and ``landmarks_coarse`` (n, 68, 2) first-stage predictions in image
+            pixels, ``gt`` (n, 68, 2), ``nme`` / ``nme_coarse`` (n,) per-face NME (Eq. 8, fraction of
+            sqrt(w*h)), ``yaw`` (n,) ground-truth yaw in degrees, ``pose`` / ``gt_pose`` (n, 3) degrees.
     Returns:
         dict with ``nme68``, ``nme68_coarse``, ``nme21``, ``pose`` (+ ``n``, ``dropped``),
         ``protocol1``/``protocol2``/``florence`` (None when not computed), ``n``, ``seconds``.
@@ -98,10 +102,11 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
     yaw = np.degrees(dataset.pose_para[:n, 1])  # bins by the annotation's own yaw (Pose_Para)
     gt_pose = np.degrees(dataset.poses[:n])
     keep = M.pose_keep_mask(np.degrees(dataset.pose_para[:n, :3]))
+    nme, nme_c = M.nme_2d(lmk, gt), M.nme_2d(lmk_c, gt)
     out = {
         "n": int(n),
-        "nme68": _bins(M.nme_2d(lmk, gt), yaw),
-        "nme68_coarse": _bins(M.nme_2d(lmk_c, gt), yaw),
+        "nme68": _bins(nme, yaw),
+        "nme68_coarse": _bins(nme_c, yaw),
         "nme21": _bins(M.nme_aflw21(lmk, M.aflw21_from_68(gt)), yaw),
         "pose": {**M.pose_mae(pose[keep], gt_pose[keep], limit=math.inf), "dropped": int((~keep).sum())},
         "protocol1": {"nme": float(np.mean(p1) * 100), "n": len(p1)} if p1 else None,
@@ -114,4 +119,7 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
         fl = P.florence_benchmark(predictor.predict_boxes, model, florence_subjects)
         out["florence"] = {k: fl[k] for k in ("rmse", "by_yaw", "by_pitch", "n_views")}
     out["seconds"] = round(time.perf_counter() - t0, 2)
+    if keep_arrays:
+        out["arrays"] = {"landmarks": lmk[..., :2], "landmarks_coarse": lmk_c[..., :2], "gt": np.asarray(gt)[..., :2], "nme": nme,
+                         "nme_coarse": nme_c, "yaw": yaw, "pose": pose, "gt_pose": gt_pose}
     return out

@@ -103,17 +103,26 @@ def _fmt(v) -> str:
     return f"{v:.2f}"
 
 
-def to_markdown(report: dict) -> str:
-    """The report as Markdown: a banner, the checkpoints, then one table per paper table."""
+def to_markdown(report: dict, tables=None, header: bool = True) -> str:
+    """The report as Markdown: a banner, the checkpoints (unless ``header`` is False), then one
+    table per paper table (only the keys in ``tables``, e.g. ``("1_original", "6")``, when given)."""
     ours_tag = "ours, SYNTHETIC" if report["data"]["kind"] == "synthetic" else "ours"
     lines = ["# Benchmark: the paper's tables beside our measurements", "",
              f"> **{report['banner']}**", "",
              f"Data: `{report['data']['path']}` ({report['data']['n']} images, {report['data']['kind']}).", "",
              "| checkpoint | variant | parameters | images | seconds |", "|---|---|---|---|---|"]
-    for c in report["checkpoints"]:
+    if not header:
+        lines = [f"> {report['banner']}"]
+    for c in (report["checkpoints"] if header else ()):
         params = f"{c['params'] / 1e6:.2f}M" if c.get("params") else DASH
         lines.append(f"| `{c['label']}` | {c['variant']} | {params} | {c.get('n', DASH)} | {c.get('seconds', DASH)} |")
-    for t in report["tables"].values():
+    if tables is not None:
+        unknown = [k for k in tables if k not in report["tables"]]
+        if unknown:
+            raise KeyError(f"unknown table keys {unknown}; the report has {list(report['tables'])}")
+    for key, t in report["tables"].items():
+        if tables is not None and key not in tables:
+            continue
         lines += ["", f"## {t['name']}: {t['title']}", "", f"Paper's data: {t['dataset']}. *{t['note']}*", ""]
         head = list(t["label_columns"])
         for c in t["columns"]:
@@ -135,7 +144,9 @@ def to_markdown(report: dict) -> str:
 
 
 def to_json(report: dict) -> str:
-    """The report as indented JSON (NaN written as null)."""
+    """The report as indented JSON (NaN written as null; the numpy ``per_face`` arrays left out)."""
+    report = {k: v for k, v in report.items() if k != "per_face"}
+
     def clean(o):
         if isinstance(o, float) and math.isnan(o):
             return None

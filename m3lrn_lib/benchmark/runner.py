@@ -11,11 +11,17 @@ __all__ = ["run", "open_test_set", "data_label"]
 
 
 def open_test_set(path=None):
-    """An AFLW2000-3D-layout reader for ``path`` (default: the shipped synthetic sample's test
-    split); a folder holding a ``test/`` subfolder (like ``data/sample``) means that subfolder."""
-    from ..data import AFLW2000Dataset
+    """An AFLW2000-3D-layout reader for ``path``: ``None`` (the shipped synthetic sample's test
+    split, 100 faces), ``"default"`` (the default synthetic test set of 2000 faces, generated into
+    ``data/generated`` on first use, about a minute), a folder (one holding a ``test/`` subfolder,
+    like ``data/sample``, means that subfolder), or an already open dataset (returned as is)."""
+    from ..data import AFLW2000Dataset, default_datasets
     from ..data.writer import SAMPLE_DIR
 
+    if hasattr(path, "landmarks_img") and hasattr(path, "paths"):
+        return path
+    if isinstance(path, str) and path == "default":
+        return default_datasets(split=("test",))[0]
     root = Path(path) if path is not None else SAMPLE_DIR / "test"
     if (root / "test").is_dir() and not any(root.glob("*.mat")):
         root = root / "test"
@@ -34,14 +40,16 @@ def data_label(dataset, n: int) -> str:
 
 
 def run(checkpoints, data=None, out_dir="build/benchmark", device=None, max_faces=None, florence_subjects=4,
-        protocols=True, log=print) -> dict:
+        protocols=True, log=print, keep_arrays: bool = False) -> dict:
     """Evaluate ``checkpoints`` (paths or M3LRN networks; ``(label, source)`` pairs name them) on the
-    test set ``data``; write ``benchmark.json`` and ``benchmark.md`` to ``out_dir``; return the report."""
+    test set ``data`` (see :func:`open_test_set`); write ``benchmark.json`` and ``benchmark.md`` to
+    ``out_dir`` (None: write nothing); return the report. With ``keep_arrays`` the report also holds
+    ``per_face`` {label: per-face arrays of :func:`evaluate_network`} (never written to JSON)."""
     from ..predict import Predictor, variant_of
 
     ds = open_test_set(data)
     n = len(ds) if max_faces is None else min(max_faces, len(ds))
-    results = []
+    results, per_face = [], {}
     for item in checkpoints:
         label, src = item if isinstance(item, tuple) else (Path(item).stem if not hasattr(item, "config")
                                                            else variant_of(item), item)
@@ -49,12 +57,16 @@ def run(checkpoints, data=None, out_dir="build/benchmark", device=None, max_face
         if log:
             log(f"{label}: variant {pred.variant}, {n} images")
         res = evaluate_network(pred, ds, max_faces=max_faces, protocols=protocols,
-                               florence_subjects=florence_subjects, log=log)
+                               florence_subjects=florence_subjects, log=log, keep_arrays=keep_arrays)
+        if keep_arrays:
+            per_face[label] = res.pop("arrays")
         res.update(label=label, path=str(src) if not hasattr(src, "config") else None, variant=pred.variant,
                    params=int(sum(p.numel() for p in pred.net.parameters())))
         results.append(res)
     data_info = {"kind": data_kind(ds), "label": data_label(ds, n), "path": str(ds.root), "n": n}
     report = build_report(results, data_info)
+    if keep_arrays:
+        report["per_face"] = per_face
     if out_dir is not None:
         out = Path(out_dir)
         atomic_write_bytes(out / "benchmark.json", to_json(report).encode())

@@ -1,0 +1,490 @@
+"""Training configuration: a dataclass tree, preset files, command-line overrides, a TOML writer.
+
+A run is described by :class:`TrainConfig` with six sections (``run``, ``model``, ``data``,
+``augment``, ``optim``, ``loss``). Presets are plain TOML (or YAML) files in the repository's
+``configs/`` folder (``paper``, ``paper_code``, ``cpu``, ``smoke``); a file may start from
+another with ``extends = "NAME"``. Dotted overrides change single keys::
+
+    cfg = load_config("cpu", ["optim.batch_size=64", "model.preset=baseline", "optim.milestones=9,12"])
+
+Values are coerced to the field's type (``true/false``, ints, floats such as ``5e-4``,
+lists as ``9,12`` or ``[9, 12]``). An unknown key raises :class:`ConfigError` naming the
+closest valid key (difflib). :func:`to_toml` writes the resolved configuration, which the
+trainer saves beside every checkpoint (``config.toml``); it loads back with
+:func:`load_config`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..nn.losses import LossWeights
+
+__all__ = ["ConfigError", "RunConfig", "ModelConfig", "DataConfig", "AugmentConfig", "OptimConfig",
+           "TrainConfig", "CONFIG_DIR", "list_presets", "load_config", "config_from_dict", "apply_overrides",
+           "to_toml", "to_dict", "valid_keys"]
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid (the message names the key)."""
+
+
+@dataclass
+class RunConfig:
+    """Where and how a run executes.
+
+    Attributes:
+        name: run name; out_dir: output folder (``{name}`` is replaced by the name).
+        seed: seeds initialisation, shuffling and augmentation.
+        device: ``auto`` (CUDA when available; under torchrun ``cuda:LOCAL_RANK``), ``cpu``, ``cuda[:N]``.
+        threads: torch CPU threads (0: torch's default).
+        deterministic: ``torch.use_deterministic_algorithms(True)`` (needed for bit-exact resume on GPU).
+        amp: mixed precision on CUDA for the backbone: ``auto`` (bf16 where supported, else fp16 with
+            a gradient scaler), ``bf16``, ``fp16``, ``off``. Ignored on CPU.
+        channels_last: NHWC memory format for the convolutions (faster on CPU and tensor cores).
+        compile: ``torch.compile`` the backbone in place (state-dict keys unchanged).
+        sync_bn: SyncBatchNorm across processes (CUDA + DDP only; the paper's code does not use it).
+        ddp_find_unused: DistributedDataParallel's ``find_unused_parameters``.
+        log_format: ``jsonl`` or ``csv``; log_every: steps between step records.
+        eval_every: epochs between validations (0: only at the end); eval_batch: validation batch.
+        save_every: steps between mid-epoch checkpoints (0: at epoch ends only).
+        max_steps: stop after this many steps (0: the whole schedule; the schedule is unchanged).
+        progress: tqdm progress bar.
+    """
+
+    name: str = "run"
+    out_dir: str = "runs/{name}"
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0
+    deterministic: bool = False
+    amp: str = "auto"
+    channels_last: bool = True
+    compile: bool = False
+    sync_bn: bool = False
+    ddp_find_unused: bool = False
+    log_format: str = "jsonl"
+    log_every: int = 10
+    eval_every: int = 1
+    eval_batch: int = 128
+    save_every: int = 0
+    max_steps: int = 0
+    progress: bool = True
+
+
+@dataclass
+class ModelConfig:
+    """The network: an :class:`~m3lrn_lib.nn.M3LRNConfig` preset plus optional field overrides
+    (``[model.options]``, e.g. ``lmk_kind = "wing"``), and the morphable model
+    (``face_model``: empty for ``$M3LRN_FACE_MODEL`` / the embedded one, or a path)."""
+
+    preset: str = "full"
+    face_model: str = ""
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    """Training and validation data.
+
+    Attributes:
+        train: ``synthetic`` (the default generated set, :func:`m3lrn_lib.data.default_datasets`),
+            ``sample`` (the shipped sample) or a folder in the 3DDFA layout (real 300W-LP crops).
+        test: empty (the test split that goes with ``synthetic`` / ``sample``; none for a path),
+            ``none``, or an AFLW2000-3D-layout folder.
+        n_train, n_test: sizes of the synthetic set; subset, test_subset: use only the first N (0: all).
+        workers: DataLoader worker processes; pin_memory: pinned host memory (CUDA only).
+        prefetch: batches each worker prepares ahead.
+        start_method: how workers start: ``spawn`` (default, robust: a forked child inherits
+            OpenCV's / OpenBLAS's thread pools in an unusable state and can hang), ``forkserver``
+            or ``fork`` (fastest start).
+    """
+
+    train: str = "synthetic"
+    test: str = ""
+    n_train: int = 20000
+    n_test: int = 2000
+    subset: int = 0
+    test_subset: int = 0
+    workers: int = 2
+    pin_memory: bool = True
+    prefetch: int = 2
+    start_method: str = "spawn"
+
+
+@dataclass
+class AugmentConfig:
+    """Sec. 4 "Procedure": colour jitter, horizontal flip (p = 0.5) and face swap within a minibatch.
+
+    ``face_swap`` is the probability that a face takes part in the texture shuffle (the paper gives
+    none; 0 disables it). ``face_swap_texture``: side of the UV textures.
+    """
+
+    color_jitter: bool = True
+    flip: float = 0.5
+    face_swap: float = 0.5
+    face_swap_texture: int = 128
+
+
+@dataclass
+class OptimConfig:
+    """SGD and the step schedule (paper: lr 0.08 at batch 1024, momentum 0.9, 80 epochs, x0.1 at 48 and 64).
+
+    Attributes:
+        lr: learning rate at ``ref_batch``; scale_lr: linear-scaling rule, the effective rate is
+            ``lr * batch_size / ref_batch`` (:func:`m3lrn_lib.train.schedule.scaled_lr`).
+        batch_size: global batch (all processes together; divisible by the number of processes).
+        milestones: epochs after which the rate is multiplied by ``gamma``.
+        warmup_epochs: linear warm-up (the public code: 5; the paper: none).
+        nesterov, weight_decay: the public code uses True and 5e-4 (the paper: plain momentum, none).
+        skip_nonfinite: skip (and count) a step whose loss or gradients are not finite.
+    """
+
+    lr: float = 0.08
+    ref_batch: int = 1024
+    scale_lr: bool = True
+    batch_size: int = 1024
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    epochs: int = 80
+    milestones: list = field(default_factory=lambda: [48, 64])
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    skip_nonfinite: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """A whole run; sections as above, ``loss`` are lambda_1..4 of Eq. 7 (:class:`LossWeights`)."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+
+    def validate(self) -> "TrainConfig":
+        """Raise :class:`ConfigError` for values out of range; returns self."""
+        _validate(self)
+        return self
+
+    def out_dir(self) -> Path:
+        """The run's output folder (``run.out_dir`` with ``{name}`` filled in)."""
+        return Path(self.run.out_dir.replace("{name}", self.run.name))
+
+
+# ----------------------------------------------------------------------------- keys and types
+def _fields(obj) -> dict:
+    return {f.name: f for f in dataclasses.fields(obj)}
+
+
+def valid_keys(cfg: TrainConfig | None = None) -> list[str]:
+    """Every dotted key (``optim.lr``, ...) and the M3LRN options (``model.options.lmk_kind``)."""
+    from ..nn import M3LRNConfig
+    cfg = cfg or TrainConfig()
+    keys = [f"{s}.{k}" for s in _fields(cfg) for k in _fields(getattr(cfg, s))]
+    keys += [f"model.options.{f.name}" for f in dataclasses.fields(M3LRNConfig)]
+    return keys
+
+
+def _unknown(key: str, candidates) -> ConfigError:
+    near = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.5)
+    if not near:  # also try the last component alone ("lrr" -> "optim.lr")
+        tail = {c.rsplit(".", 1)[-1]: c for c in candidates}
+        hit = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(tail), n=1, cutoff=0.6)
+        near = [tail[hit[0]]] if hit else []
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return ConfigError(f"unknown config key {key!r}{hint}")
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _coerce(key: str, value, default):
+    """Coerce ``value`` (a string from the command line, or a parsed file value) to the type of ``default``."""
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, (int, float)) and value in (0, 1):
+                return bool(value)
+            if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+                return value.strip().lower() in _TRUE
+            raise ValueError
+        if isinstance(default, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if isinstance(value, str):
+                f = float(value)
+                if not f.is_integer():
+                    raise ValueError
+                return int(f)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError
+            return value
+        if isinstance(default, float):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if isinstance(default, str):
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if isinstance(default, list):
+            if isinstance(value, str):
+                s = value.strip().strip("[]").strip()
+                value = [] if not s else [_scalar(x.strip()) for x in s.split(",")]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError
+            return list(value)
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                raise ValueError
+            return dict(value)
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(f"config key {key!r}: cannot use {value!r} as a {type(default).__name__} "
+                      f"(default {default!r})")
+
+
+def _scalar(s: str):
+    """Parse a command-line scalar like TOML would: true/false, int, float, else a string."""
+    low = s.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(s)
+        except ValueError:
+            pass
+    return s.strip("'\"")
+
+
+# ----------------------------------------------------------------------------- building
+def config_from_dict(data: dict, base: TrainConfig | None = None, source: str = "config") -> TrainConfig:
+    """Overlay a nested dict (a parsed TOML/YAML file) on ``base`` (default: :class:`TrainConfig`)."""
+    cfg = _deepcopy(base) if base is not None else TrainConfig()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a table of sections, got {type(data).__name__}")
+    for section, values in data.items():
+        if section == "extends":
+            continue
+        if section not in _fields(cfg):
+            raise _unknown(section, list(_fields(cfg)) + valid_keys(cfg))
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: [{section}] must be a table, got {values!r}")
+        for key, value in values.items():
+            _set(cfg, f"{section}.{key}", value, from_file=True)
+    return cfg
+
+
+def _deepcopy(cfg: TrainConfig) -> TrainConfig:
+    import copy
+    return copy.deepcopy(cfg)
+
+
+def _set(cfg: TrainConfig, key: str, value, from_file: bool = False) -> None:
+    parts = key.split(".")
+    keys = valid_keys(cfg)
+    if len(parts) < 2 or parts[0] not in _fields(cfg):
+        raise _unknown(key, keys)
+    section = getattr(cfg, parts[0])
+    name = parts[1]
+    if name not in _fields(section):
+        raise _unknown(key, keys)
+    if parts[0] == "model" and name == "options" and len(parts) == 3:
+        from ..nn import M3LRNConfig
+        opt = parts[2]
+        mfields = {f.name: f for f in dataclasses.fields(M3LRNConfig)}
+        if opt not in mfields:
+            raise _unknown(key, keys)
+        default = mfields[opt].default
+        if isinstance(value, str) and not from_file:
+            value = None if value.lower() in ("none", "null") else (
+                _coerce(key, value, default) if default is not None else _scalar(value))
+        section.options[opt] = value
+        return
+    if len(parts) != 2:
+        raise _unknown(key, keys)
+    default = getattr(type(section)(), name)
+    value = _coerce(key, value, default)
+    if parts[0] == "model" and name == "options":
+        from ..nn import M3LRNConfig
+        mnames = [f.name for f in dataclasses.fields(M3LRNConfig)]
+        for opt in value:
+            if opt not in mnames:
+                raise _unknown(f"model.options.{opt}", keys)
+    if isinstance(section, LossWeights):
+        object.__setattr__(section, name, value)  # frozen dataclass
+    else:
+        setattr(section, name, value)
+
+
+def apply_overrides(cfg: TrainConfig, overrides) -> TrainConfig:
+    """Apply ``["section.key=value", ...]`` to a copy of ``cfg`` (see the module docstring)."""
+    cfg = _deepcopy(cfg)
+    for item in overrides or ():
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. optim.lr=0.01)")
+        key, value = item.split("=", 1)
+        _set(cfg, key.strip(), value.strip())
+    return cfg
+
+
+def list_presets() -> list[str]:
+    """Names of the preset files in ``configs/``."""
+    return sorted({p.stem for p in CONFIG_DIR.glob("*") if p.suffix in (".toml", ".yaml", ".yml")})
+
+
+def _resolve(name_or_path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".toml", ".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        return p
+    for ext in (".toml", ".yaml", ".yml"):
+        if (CONFIG_DIR / f"{name_or_path}{ext}").is_file():
+            return CONFIG_DIR / f"{name_or_path}{ext}"
+    names = list_presets()
+    near = difflib.get_close_matches(str(name_or_path), names, n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    raise ConfigError(f"unknown preset {str(name_or_path)!r} (presets: {names}, or give a .toml/.yaml file){hint}")
+
+
+def _read(path: Path) -> dict:
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ConfigError(f"{path}: reading YAML needs PyYAML (pip install pyyaml), or use TOML") from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    data.pop("derived", None)  # informational numbers written by to_toml
+    return data
+
+
+def load_config(name_or_path="cpu", overrides=(), _seen=None) -> TrainConfig:
+    """Load a preset name (``configs/NAME.toml``) or a TOML/YAML file, follow ``extends``, then
+    apply dotted ``overrides``; validate and return the :class:`TrainConfig`."""
+    path = _resolve(name_or_path)
+    seen = set(_seen or ()) | {path.resolve()}
+    data = _read(path)
+    base = None
+    if "extends" in data:
+        parent = data["extends"]
+        ppath = Path(parent) if Path(parent).suffix else parent
+        if isinstance(ppath, Path) and not ppath.is_absolute():
+            ppath = path.parent / ppath
+        if _resolve(ppath).resolve() in seen:
+            raise ConfigError(f"{path}: 'extends' makes a cycle")
+        base = load_config(ppath, (), seen)
+    cfg = config_from_dict(data, base, str(path))
+    cfg = apply_overrides(cfg, overrides)
+    return cfg.validate()
+
+
+# ----------------------------------------------------------------------------- validation
+def _check(ok: bool, msg: str) -> None:
+    if not ok:
+        raise ConfigError(msg)
+
+
+def _validate(cfg: TrainConfig) -> None:
+    from ..nn import M3LRNConfig
+    r, d, a, o = cfg.run, cfg.data, cfg.augment, cfg.optim
+    _check(r.amp in ("auto", "off", "bf16", "fp16"), f"run.amp must be auto, off, bf16 or fp16, got {r.amp!r}")
+    _check(r.log_format in ("jsonl", "csv"), f"run.log_format must be jsonl or csv, got {r.log_format!r}")
+    _check(r.device == "auto" or r.device == "cpu" or r.device.startswith("cuda"),
+           f"run.device must be auto, cpu or cuda[:N], got {r.device!r}")
+    for k in ("threads", "eval_every", "save_every", "max_steps"):
+        _check(getattr(r, k) >= 0, f"run.{k} must be >= 0, got {getattr(r, k)}")
+    _check(r.log_every >= 1 and r.eval_batch >= 1, "run.log_every and run.eval_batch must be >= 1")
+    _check(bool(r.name) and "/" not in r.name, f"run.name must be a non-empty name without '/', got {r.name!r}")
+    try:
+        M3LRNConfig.preset(cfg.model.preset, **cfg.model.options)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"model: {exc}") from None
+    _check(bool(d.train), "data.train must be 'synthetic', 'sample' or a dataset folder")
+    for k in ("n_train", "n_test", "subset", "test_subset", "workers"):
+        _check(getattr(d, k) >= 0, f"data.{k} must be >= 0, got {getattr(d, k)}")
+    _check(d.prefetch >= 1, "data.prefetch must be >= 1")
+    _check(d.start_method in ("spawn", "forkserver", "fork"),
+           f"data.start_method must be spawn, forkserver or fork, got {d.start_method!r}")
+    _check(0 <= a.flip <= 1 and 0 <= a.face_swap <= 1, "augment.flip and augment.face_swap are probabilities in [0, 1]")
+    _check(a.face_swap_texture >= 8, "augment.face_swap_texture must be >= 8")
+    _check(o.lr > 0 and math.isfinite(o.lr), f"optim.lr must be positive, got {o.lr}")
+    _check(o.batch_size >= 2, f"optim.batch_size must be >= 2 (BatchNorm), got {o.batch_size}")
+    _check(o.ref_batch >= 1, "optim.ref_batch must be >= 1")
+    _check(o.epochs >= 1, f"optim.epochs must be >= 1, got {o.epochs}")
+    _check(0 <= o.momentum < 1, f"optim.momentum must be in [0, 1), got {o.momentum}")
+    _check(o.weight_decay >= 0 and 0 < o.gamma <= 1, "optim.weight_decay >= 0 and 0 < optim.gamma <= 1")
+    _check(not o.nesterov or o.momentum > 0, "optim.nesterov needs momentum > 0")
+    _check(0 <= o.warmup_epochs <= o.epochs, "optim.warmup_epochs must be in [0, epochs]")
+    ms = o.milestones
+    _check(all(isinstance(m, int) and not isinstance(m, bool) for m in ms),
+           f"optim.milestones must be whole epochs, got {ms}")
+    _check(list(ms) == sorted(set(ms)) and all(0 < m < o.epochs for m in ms),
+           f"optim.milestones must increase strictly inside (0, epochs={o.epochs}), got {ms}")
+    for k, v in dataclasses.asdict(cfg.loss).items():
+        _check(v >= 0, f"loss.{k} must be >= 0, got {v}")
+
+
+# ----------------------------------------------------------------------------- writing
+def to_dict(cfg: TrainConfig) -> dict:
+    """Plain nested dict of the configuration (JSON / checkpoint friendly)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v) if not isinstance(v, float) or math.isfinite(v) else ("nan" if v != v else
+                                                                             ("inf" if v > 0 else "-inf"))
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise ConfigError(f"cannot write {v!r} ({type(v).__name__}) to TOML")
+
+
+def to_toml(cfg: TrainConfig, header: str = "", derived: dict | None = None) -> str:
+    """The configuration as TOML text (``None`` option values are left out: TOML has no null).
+
+    ``derived``: informational numbers (effective lr, steps, ...) written to a ``[derived]`` table
+    that :func:`load_config` ignores.
+    """
+    lines = [f"# {h}" for h in header.splitlines()] if header else []
+    d = to_dict(cfg)
+    for section, values in d.items():
+        lines.append(f"\n[{section}]")
+        nested = {}
+        for k, v in values.items():
+            if isinstance(v, dict):
+                nested[k] = v
+            elif v is not None:
+                lines.append(f"{k} = {_toml_value(v)}")
+        for k, v in nested.items():
+            lines.append(f"\n[{section}.{k}]")
+            lines += [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items() if vv is not None]
+    if derived:
+        lines.append("\n[derived]  # computed at start-up; ignored when this file is loaded")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in derived.items() if v is not None]
+    return "\n".join(lines).lstrip("\n") + "\n"

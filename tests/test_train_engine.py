@@ -1,0 +1,69 @@
+"""Trainer details: the NaN guard skips and counts, augmentation does not depend on the number of
+DataLoader workers, CSV logs and the plot helper, the autocast wrapper of the backbone."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from m3lrn_lib.train import Trainer, load_config, plot_log, read_log  # noqa: E402
+from m3lrn_lib.train.engine import _autocast_forward  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(tmp_path, *overrides):
+    return load_config("smoke", ["run.threads=1", f"run.out_dir={tmp_path}/run", "data.subset=16",
+                                 "optim.batch_size=4", "optim.epochs=1", "optim.milestones=", "data.test_subset=8",
+                                 *overrides])
+
+
+def test_nan_guard_skips_and_counts(tmp_path):
+    tr = Trainer(tiny(tmp_path, "run.max_steps=3", "data.test=none", "run.log_format=csv", "augment.face_swap=0"))
+    calls = {"n": 0}
+
+    def poison(grad):
+        calls["n"] += 1
+        return grad * float("nan") if calls["n"] == 2 else grad
+    next(tr.net.heads.parameters()).register_hook(poison)
+    before = [p.detach().clone() for p in tr.net.parameters()]
+    s = tr.fit()
+    assert s["skipped"] == 1 and s["step"] == 3
+    assert all(torch.isfinite(p).all() for p in tr.net.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, tr.net.parameters()))
+    log = read_log(tmp_path / "run" / "log.csv")
+    assert [r["skipped"] for r in log if r["kind"] == "step"] == [0, 1, 1]
+    fig = plot_log(log)
+    assert len(fig.axes) == 4
+
+
+def test_batches_do_not_depend_on_workers(tmp_path):
+    def batches(workers):
+        tr = Trainer(tiny(tmp_path, f"data.workers={workers}", "data.test=none", "augment.face_swap=1.0"))
+        tr.sampler.set_epoch(1, start=4)  # a resumed epoch: skip this process's first 4 samples
+        return [b for b in tr.loader]
+    a, b = batches(0), batches(2)
+    assert len(a) == len(b) == 3
+    for x, y in zip(a, b):
+        assert torch.equal(x["index"], y["index"]) and torch.equal(x["image"], y["image"])
+        assert torch.equal(x["target"], y["target"])
+
+
+def test_autocast_wrapper_keeps_state_dict_and_float32():
+    from m3lrn_lib.nn import MobileNetV2
+    net = MobileNetV2(0.25).eval()
+    keys = list(net.state_dict())
+    x = torch.randn(2, 3, 120, 120)
+    with torch.no_grad():
+        ref = net(x)
+        _autocast_forward(net, "cpu", torch.bfloat16)
+        y = net(x)
+    assert list(net.state_dict()) == keys and y.dtype == torch.float32
+    assert torch.allclose(y, ref, atol=0.1, rtol=0.1) and not torch.equal(y, ref)
