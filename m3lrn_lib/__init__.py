@@ -14,6 +14,8 @@ Modules (one idea each, named after the paper's sections):
   and the model with every ablation switch.
 - :mod:`m3lrn_lib.train` -- the training loop and evaluation; :mod:`m3lrn_lib.metrics` --
   NME by yaw bin (Eq. 8) and head-pose MAE.
+- :mod:`m3lrn_lib.texture` -- texture synthesis of the supplement (Sec. G): synthetic textured
+  faces, 3DMM texture fitting and the UV-texture GAN (Fig. S4-S6).
 - :mod:`m3lrn_lib.viz` -- Plotly figures and the interactive explorer widget.
 - :mod:`m3lrn_lib.exercises` -- checked exercises; :mod:`m3lrn_lib.suite` -- runs the notebooks.
 """

@@ -12,6 +12,9 @@ in an image frame (x right, y down, pixel centres at +0.5, larger z closer); a t
   (``cos >= min_facing``).
 - :func:`render_uv_texture`: rasterise the mesh (z-buffer), interpolate the vertex UVs per
   pixel and sample the texture there.
+- :func:`sample_texture`: per-vertex colours from a texture (bilinear at the vertex UVs), and
+  :func:`subdivide_mesh` to sample it more finely (textured Plotly meshes,
+  :func:`m3lrn_lib.viz.textured_mesh_figure`).
 
 The batched torch variants run the sampling with ``grid_sample`` on the inputs' device
 (CPU or CUDA); rasterisation is done on the CPU by :func:`m3lrn_lib.render.rasterize`.
@@ -192,3 +195,40 @@ def render_uv_texture(verts_img, model: FaceModel, texture, height: int, width: 
     v = torch.as_tensor(np.asarray(verts_img, np.float32))[None]
     img, _ = render_uv_texture_batch(v, model, _to_batch(texture), _to_batch(bg))
     return img[0].permute(1, 2, 0).numpy()
+
+
+# ----------------------------------------------------------------------------- vertex colours
+def sample_texture(texture, uv) -> np.ndarray:
+    """Bilinear colours of an (S, S, C) texture at (N, 2) UV coordinates (v up) -> (N, C) float32.
+
+    Texel (row i, col j) has its centre at ``u = (j + 0.5) / S``, ``v = 1 - (i + 0.5) / S``
+    (the convention of :func:`render_uv_texture`); UVs outside [0, 1] clamp to the border.
+    """
+    t = np.asarray(texture)
+    if t.ndim != 3:
+        raise ValueError(f"texture must be (S, S, C), got shape {t.shape}")
+    p = np.asarray(uv, np.float64)
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"uv must be (N, 2), got shape {p.shape}")
+    tt = torch.from_numpy(np.ascontiguousarray(t, np.float32)).permute(2, 0, 1)[None]
+    grid = torch.from_numpy(np.stack([p[:, 0] * 2 - 1, 1 - 2 * p[:, 1]], -1).astype(np.float32))[None, None]
+    out = F.grid_sample(tt, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out[0, :, 0].T.numpy()
+
+
+def subdivide_mesh(vertices, triangles, uv):
+    """One midpoint subdivision (each triangle -> 4): (N, 3), (F, 3), (N, 2) -> (N', 3), (4F, 3), (N', 2).
+
+    Finer meshes show more of a texture when colours are sampled per vertex (Plotly meshes have
+    no texture maps)."""
+    V, T, U = np.asarray(vertices, np.float64), np.asarray(triangles, np.int64), np.asarray(uv, np.float64)
+    e = np.concatenate([T[:, [0, 1]], T[:, [1, 2]], T[:, [2, 0]]])
+    key = np.sort(e, 1)
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    mid = len(V) + inv.reshape(3, -1)  # (3, F): midpoint ids of edges ab, bc, ca
+    V2 = np.concatenate([V, V[uniq].mean(1)])
+    U2 = np.concatenate([U, U[uniq].mean(1)])
+    a, b, c = T.T
+    ab, bc, ca = mid
+    T2 = np.concatenate([np.stack(x, 1) for x in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
+    return V2, T2, U2

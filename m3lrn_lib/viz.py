@@ -3,6 +3,8 @@
 - :func:`mesh_figure` -- a ``go.Mesh3d`` of a face (optional per-vertex colours, landmarks).
 - :func:`landmark_figure` -- 68 3D landmarks with the iBUG connectivity lines, optionally a
   second (third ...) set to compare (e.g. coarse vs refined vs ground truth).
+- :func:`textured_mesh_figure` -- a mesh coloured from a UV texture (colours sampled at the
+  vertex UVs, optionally after midpoint subdivision; supplement Sec. G).
 - :class:`FaceExplorer` -- ipywidgets sliders for the leading shape/expression components
   and yaw/pitch/roll driving a ``FigureWidget`` (mesh + landmarks) and the rendered 2D crop.
 
@@ -79,6 +81,28 @@ def mesh_figure(vertices, triangles, colors=None, landmarks=None, title=None, wi
         lm[:, 2] += 0.5  # lift the markers off the skin so they stay visible
         data += landmark_traces(lm)
     fig = (go.FigureWidget if widget else go.Figure)(data=data)
+    return _scene(fig, title)
+
+
+def textured_mesh_figure(vertices, model: FaceModel, texture, subdivide: int = 1, title=None, widget=False,
+                         name="textured"):
+    """A 3D figure of an (N, 3) model-frame mesh of ``model`` coloured by an (S, S, 3) UV texture in [0, 1].
+
+    Plotly meshes carry per-vertex colours only, so the texture is sampled (bilinearly) at the
+    vertex UVs; ``subdivide`` midpoint subdivisions (each x4 triangles) show finer detail.
+    Returns a ``go.Figure`` (``go.FigureWidget`` with ``widget=True``). Raises FaceModelError for a
+    model without UV coordinates.
+    """
+    from .uv import sample_texture, subdivide_mesh
+    uv = model.require_uv()
+    V, T, U = np.asarray(vertices, np.float64), np.asarray(model.triangles), uv
+    if V.shape != (model.n_vertices, 3):
+        raise ValueError(f"vertices must be ({model.n_vertices}, 3) for model {model.name!r}, got {V.shape}")
+    for _ in range(int(subdivide)):
+        V, T, U = subdivide_mesh(V, T, U)
+    tex = np.asarray(texture, np.float32)
+    tex = tex / 255 if np.asarray(texture).dtype == np.uint8 else tex
+    fig = (go.FigureWidget if widget else go.Figure)(data=[mesh_trace(V, T, sample_texture(tex, U), name=name)])
     return _scene(fig, title)
 
 

@@ -23,16 +23,6 @@ def tiny(preset, seed=0):
     return M3LRN(load_face_model(), M3LRNConfig.preset(preset, width_mult=0.25)).eval()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: the tests run two per machine (xdist) on shared 2-core CPUs, where
-    two spinning torch threads per process slow everything down many times."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def test_set():
     return open_test_set()

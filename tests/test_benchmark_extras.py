@@ -20,14 +20,6 @@ def tiny(preset, seed=0):
     return M3LRN(load_face_model(), M3LRNConfig.preset(preset, width_mult=0.25)).eval()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def report():
     ds = open_test_set()

@@ -1,7 +1,6 @@
 """Exercise checkers accept right answers and reject wrong ones (and fail in solutions mode)."""
 import math
 
-import numpy as np
 import pytest
 import torch
 

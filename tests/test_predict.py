@@ -30,16 +30,6 @@ def tiny(preset="full", seed=0):
     return net.eval()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: the tests run two per machine (xdist) on shared 2-core CPUs, where
-    two spinning torch threads per process slow everything down many times."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def net():
     return tiny()

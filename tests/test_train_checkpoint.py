@@ -9,22 +9,13 @@ import torch
 from m3lrn_lib.data import DatasetError
 from m3lrn_lib.morphable import load_face_model
 from m3lrn_lib.nn import M3LRN
-from m3lrn_lib.train import CheckpointError, Trainer, apply_overrides, checkpoint_info, export_weights, load_checkpoint, load_config
+from conftest import smoke_config
+from m3lrn_lib.train import CheckpointError, Trainer, apply_overrides, checkpoint_info, export_weights, load_checkpoint
 from m3lrn_lib.train import checkpoint as C
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny(tmp_path, *overrides):
-    return load_config("smoke", ["run.threads=1", f"run.out_dir={tmp_path}/run", "data.subset=16",
-                                 "optim.batch_size=4", "optim.epochs=1", "optim.milestones=", "data.test_subset=8",
-                                 "augment.face_swap=0", *overrides])
+    return smoke_config(tmp_path, "augment.face_swap=0", *overrides)
 
 
 @pytest.fixture(scope="module")

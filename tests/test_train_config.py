@@ -37,7 +37,7 @@ def test_overrides_are_coerced():
     assert c.optim.lr == 0.001 and c.optim.milestones == [9, 12] and c.optim.nesterov is True
     assert c.run.amp == "bf16" and c.optim.epochs == 20 and c.model.options == {"lmk_kind": "wing"}
     assert c.loss.w_g == 0.0 and c.data.train == "/x/y" and c.optim.warmup_epochs == 2.0
-    assert load_config("cpu", ["optim.milestones=[4, 7]"]).optim.milestones == [4, 7]
+    assert load_config("cpu", ["optim.milestones=[3, 5]"]).optim.milestones == [3, 5]
 
 
 @pytest.mark.parametrize("item, near", [("optim.lrr=0.1", "optim.lr"), ("optm.lr=0.1", "optim.lr"),

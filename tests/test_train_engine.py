@@ -4,25 +4,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from m3lrn_lib.train import Trainer, load_config, plot_log, read_log  # noqa: E402
+from conftest import smoke_config as tiny  # noqa: E402
+from m3lrn_lib.train import Trainer, plot_log, read_log  # noqa: E402
 from m3lrn_lib.train.engine import _autocast_forward  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def tiny(tmp_path, *overrides):
-    return load_config("smoke", ["run.threads=1", f"run.out_dir={tmp_path}/run", "data.subset=16",
-                                 "optim.batch_size=4", "optim.epochs=1", "optim.milestones=", "data.test_subset=8",
-                                 *overrides])
 
 
 def test_nan_guard_skips_and_counts(tmp_path):

@@ -38,16 +38,6 @@ class RenderedFaces(torch.utils.data.Dataset):
                 "box": torch.tensor([0.0, 0, 120, 120])}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine two OpenMP threads stall at every op's barrier
-    whenever another process holds a core (a 20 s test then takes minutes)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data():
     model = load_face_model()

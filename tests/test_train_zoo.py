@@ -1,24 +1,15 @@
 """The zoo command end to end with a tiny override (a few steps per ablation row) into a temp dir:
-fp16 checkpoints <= 8 MiB with resolved config, log and wall time, loadable with load_checkpoint;
+fp16 checkpoints <= 8 MB with resolved config, log and wall time, loadable with load_checkpoint;
 loading one into another variant fails loudly."""
 import json
 
 import pytest
-import torch
 
 from m3lrn_lib.morphable import load_face_model
 from m3lrn_lib.nn import M3LRN
 from m3lrn_lib.train import CheckpointError, load_checkpoint, load_config
 from m3lrn_lib.train import checkpoint as C
 from m3lrn_lib.train.zoo import MAX_BYTES, ZOO, load_zoo_model, main
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_zoo_command_tiny(tmp_path, capsys):

@@ -11,18 +11,16 @@ Values are coerced to the field's type (``true/false``, ints, floats such as ``5
 lists as ``9,12`` or ``[9, 12]``). An unknown key raises :class:`ConfigError` naming the
 closest valid key (difflib). :func:`to_toml` writes the resolved configuration, which the
 trainer saves beside every checkpoint (``config.toml``); it loads back with
-:func:`load_config`.
+:func:`load_config`. The generic machinery lives in :mod:`m3lrn_lib.configfiles`.
 """
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import configfiles as cf
 from ..nn.losses import LossWeights
 
 __all__ = ["ConfigError", "RunConfig", "ModelConfig", "DataConfig", "AugmentConfig", "OptimConfig",
@@ -183,124 +181,44 @@ class TrainConfig:
 
 
 # ----------------------------------------------------------------------------- keys and types
-def _fields(obj) -> dict:
-    return {f.name: f for f in dataclasses.fields(obj)}
+_EXTS = (".toml", ".yaml", ".yml")
 
 
 def valid_keys(cfg: TrainConfig | None = None) -> list[str]:
     """Every dotted key (``optim.lr``, ...) and the M3LRN options (``model.options.lmk_kind``)."""
     from ..nn import M3LRNConfig
-    cfg = cfg or TrainConfig()
-    keys = [f"{s}.{k}" for s in _fields(cfg) for k in _fields(getattr(cfg, s))]
+    keys = cf.section_keys(cfg or TrainConfig())
     keys += [f"model.options.{f.name}" for f in dataclasses.fields(M3LRNConfig)]
     return keys
 
 
 def _unknown(key: str, candidates) -> ConfigError:
-    near = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.5)
-    if not near:  # also try the last component alone ("lrr" -> "optim.lr")
-        tail = {c.rsplit(".", 1)[-1]: c for c in candidates}
-        hit = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(tail), n=1, cutoff=0.6)
-        near = [tail[hit[0]]] if hit else []
-    hint = f"; did you mean {near[0]!r}?" if near else ""
-    return ConfigError(f"unknown config key {key!r}{hint}")
-
-
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+    return cf.closest_key_error(key, candidates, error=ConfigError)
 
 
 def _coerce(key: str, value, default):
     """Coerce ``value`` (a string from the command line, or a parsed file value) to the type of ``default``."""
-    try:
-        if isinstance(default, bool):
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, (int, float)) and value in (0, 1):
-                return bool(value)
-            if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-                return value.strip().lower() in _TRUE
-            raise ValueError
-        if isinstance(default, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            if isinstance(value, str):
-                f = float(value)
-                if not f.is_integer():
-                    raise ValueError
-                return int(f)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError
-            return value
-        if isinstance(default, float):
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if isinstance(default, str):
-            if not isinstance(value, str):
-                raise ValueError
-            return value
-        if isinstance(default, list):
-            if isinstance(value, str):
-                s = value.strip().strip("[]").strip()
-                value = [] if not s else [_scalar(x.strip()) for x in s.split(",")]
-            if not isinstance(value, (list, tuple)):
-                raise ValueError
-            return list(value)
-        if isinstance(default, dict):
-            if not isinstance(value, dict):
-                raise ValueError
-            return dict(value)
-    except (TypeError, ValueError):
-        pass
-    raise ConfigError(f"config key {key!r}: cannot use {value!r} as a {type(default).__name__} "
-                      f"(default {default!r})")
+    return cf.coerce(key, value, default, error=ConfigError)
 
 
-def _scalar(s: str):
-    """Parse a command-line scalar like TOML would: true/false, int, float, else a string."""
-    low = s.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for cast in (int, float):
-        try:
-            return cast(s)
-        except ValueError:
-            pass
-    return s.strip("'\"")
+_scalar = cf.parse_scalar
 
 
 # ----------------------------------------------------------------------------- building
 def config_from_dict(data: dict, base: TrainConfig | None = None, source: str = "config") -> TrainConfig:
     """Overlay a nested dict (a parsed TOML/YAML file) on ``base`` (default: :class:`TrainConfig`)."""
-    cfg = _deepcopy(base) if base is not None else TrainConfig()
+    import copy
+    cfg = copy.deepcopy(base) if base is not None else TrainConfig()
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a table of sections, got {type(data).__name__}")
-    for section, values in data.items():
-        if section == "extends":
-            continue
-        if section not in _fields(cfg):
-            raise _unknown(section, list(_fields(cfg)) + valid_keys(cfg))
-        if not isinstance(values, dict):
-            raise ConfigError(f"{source}: [{section}] must be a table, got {values!r}")
-        for key, value in values.items():
-            _set(cfg, f"{section}.{key}", value, from_file=True)
-    return cfg
-
-
-def _deepcopy(cfg: TrainConfig) -> TrainConfig:
-    import copy
-    return copy.deepcopy(cfg)
+    return cf.overlay(cfg, data, lambda c, k, v: _set(c, k, v, from_file=True), candidates=valid_keys(cfg),
+                      error=ConfigError, source=source)
 
 
 def _set(cfg: TrainConfig, key: str, value, from_file: bool = False) -> None:
-    parts = key.split(".")
     keys = valid_keys(cfg)
-    if len(parts) < 2 or parts[0] not in _fields(cfg):
-        raise _unknown(key, keys)
-    section = getattr(cfg, parts[0])
-    name = parts[1]
-    if name not in _fields(section):
-        raise _unknown(key, keys)
+    section, name = cf.find_field(cfg, key, keys, error=ConfigError)
+    parts = key.split(".")
     if parts[0] == "model" and name == "options" and len(parts) == 3:
         from ..nn import M3LRNConfig
         opt = parts[2]
@@ -315,89 +233,39 @@ def _set(cfg: TrainConfig, key: str, value, from_file: bool = False) -> None:
         return
     if len(parts) != 2:
         raise _unknown(key, keys)
-    default = getattr(type(section)(), name)
-    value = _coerce(key, value, default)
+    value = _coerce(key, value, cf.field_default(section, name))
     if parts[0] == "model" and name == "options":
         from ..nn import M3LRNConfig
         mnames = [f.name for f in dataclasses.fields(M3LRNConfig)]
         for opt in value:
             if opt not in mnames:
                 raise _unknown(f"model.options.{opt}", keys)
-    if isinstance(section, LossWeights):
-        object.__setattr__(section, name, value)  # frozen dataclass
-    else:
-        setattr(section, name, value)
+    cf.assign(section, name, value)  # LossWeights is a frozen dataclass
 
 
 def apply_overrides(cfg: TrainConfig, overrides) -> TrainConfig:
     """Apply ``["section.key=value", ...]`` to a copy of ``cfg`` (see the module docstring)."""
-    cfg = _deepcopy(cfg)
-    for item in overrides or ():
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. optim.lr=0.01)")
-        key, value = item.split("=", 1)
-        _set(cfg, key.strip(), value.strip())
-    return cfg
+    return cf.apply_overrides(cfg, overrides, _set, error=ConfigError, example="optim.lr=0.01")
 
 
 def list_presets() -> list[str]:
     """Names of the preset files in ``configs/``."""
-    return sorted({p.stem for p in CONFIG_DIR.glob("*") if p.suffix in (".toml", ".yaml", ".yml")})
+    return cf.list_presets(CONFIG_DIR, _EXTS)
 
 
 def _resolve(name_or_path) -> Path:
-    p = Path(name_or_path)
-    if p.suffix in (".toml", ".yaml", ".yml") or p.exists():
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
-        return p
-    for ext in (".toml", ".yaml", ".yml"):
-        if (CONFIG_DIR / f"{name_or_path}{ext}").is_file():
-            return CONFIG_DIR / f"{name_or_path}{ext}"
-    names = list_presets()
-    near = difflib.get_close_matches(str(name_or_path), names, n=1)
-    hint = f"; did you mean {near[0]!r}?" if near else ""
-    raise ConfigError(f"unknown preset {str(name_or_path)!r} (presets: {names}, or give a .toml/.yaml file){hint}")
+    return cf.resolve_preset(name_or_path, CONFIG_DIR, suffixes=_EXTS, error=ConfigError, kinds=".toml/.yaml")
 
 
 def _read(path: Path) -> dict:
-    text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            raise ConfigError(f"{path}: reading YAML needs PyYAML (pip install pyyaml), or use TOML") from None
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML ({exc})") from None
-    else:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-    data.pop("derived", None)  # informational numbers written by to_toml
-    return data
+    return cf.read_table(path, error=ConfigError)
 
 
 def load_config(name_or_path="cpu", overrides=(), _seen=None) -> TrainConfig:
     """Load a preset name (``configs/NAME.toml``) or a TOML/YAML file, follow ``extends``, then
     apply dotted ``overrides``; validate and return the :class:`TrainConfig`."""
-    path = _resolve(name_or_path)
-    seen = set(_seen or ()) | {path.resolve()}
-    data = _read(path)
-    base = None
-    if "extends" in data:
-        parent = data["extends"]
-        ppath = Path(parent) if Path(parent).suffix else parent
-        if isinstance(ppath, Path) and not ppath.is_absolute():
-            ppath = path.parent / ppath
-        if _resolve(ppath).resolve() in seen:
-            raise ConfigError(f"{path}: 'extends' makes a cycle")
-        base = load_config(ppath, (), seen)
-    cfg = config_from_dict(data, base, str(path))
-    cfg = apply_overrides(cfg, overrides)
-    return cfg.validate()
+    return cf.load_preset(name_or_path, overrides, folder=CONFIG_DIR, build=config_from_dict, apply=apply_overrides,
+                          error=ConfigError, suffixes=_EXTS, kinds=".toml/.yaml", _seen=_seen)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -449,20 +317,11 @@ def _validate(cfg: TrainConfig) -> None:
 # ----------------------------------------------------------------------------- writing
 def to_dict(cfg: TrainConfig) -> dict:
     """Plain nested dict of the configuration (JSON / checkpoint friendly)."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+    return cf.to_dict(cfg)
 
 
 def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v) if not isinstance(v, float) or math.isfinite(v) else ("nan" if v != v else
-                                                                             ("inf" if v > 0 else "-inf"))
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise ConfigError(f"cannot write {v!r} ({type(v).__name__}) to TOML")
+    return cf.toml_value(v, error=ConfigError)
 
 
 def to_toml(cfg: TrainConfig, header: str = "", derived: dict | None = None) -> str:
@@ -471,20 +330,4 @@ def to_toml(cfg: TrainConfig, header: str = "", derived: dict | None = None) -> 
     ``derived``: informational numbers (effective lr, steps, ...) written to a ``[derived]`` table
     that :func:`load_config` ignores.
     """
-    lines = [f"# {h}" for h in header.splitlines()] if header else []
-    d = to_dict(cfg)
-    for section, values in d.items():
-        lines.append(f"\n[{section}]")
-        nested = {}
-        for k, v in values.items():
-            if isinstance(v, dict):
-                nested[k] = v
-            elif v is not None:
-                lines.append(f"{k} = {_toml_value(v)}")
-        for k, v in nested.items():
-            lines.append(f"\n[{section}.{k}]")
-            lines += [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items() if vv is not None]
-    if derived:
-        lines.append("\n[derived]  # computed at start-up; ignored when this file is loaded")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in derived.items() if v is not None]
-    return "\n".join(lines).lstrip("\n") + "\n"
+    return cf.to_toml(cfg, header, derived, value=_toml_value)

@@ -456,7 +456,7 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict:
         """Train until the schedule ends (or ``run.max_steps``); returns a summary dict."""
-        r, st = self.cfg.run, self.state
+        r = self.cfg.run
         prev_threads, prev_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
         prev_bench = torch.backends.cudnn.benchmark
         prev_blas = limit_blas_threads(1)
