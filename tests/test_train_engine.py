@@ -55,3 +55,19 @@ def test_autocast_wrapper_keeps_state_dict_and_float32():
         y = net(x)
     assert list(net.state_dict()) == keys and y.dtype == torch.float32
     assert torch.allclose(y, ref, atol=0.1, rtol=0.1) and not torch.equal(y, ref)
+
+
+def test_loader_targets_are_consistent_with_the_landmarks(tmp_path):
+    """A training batch (colour jitter, flip and face swap on): the whitened targets un-whiten to
+    the batch's parameters with the network's own statistics, and those parameters project to the
+    batch's landmarks (Eq. 1-2) -- so L_3DMM and L_lmk supervise the same face."""
+    from m3lrn_lib import geometry as G
+    tr = Trainer(tiny(tmp_path, "data.workers=0", "augment.face_swap=1.0", "augment.flip=0.5"))
+    tr.sampler.set_epoch(0)
+    b = next(iter(tr.loader))
+    mean, std = tr.net.param_mean.cpu().float(), tr.net.param_std.cpu().float()
+    assert torch.equal(mean, torch.as_tensor(tr.samples.param_mean, dtype=torch.float32))
+    assert torch.equal(std, torch.as_tensor(tr.samples.param_std, dtype=torch.float32))
+    assert (G.unwhiten(b["target"], mean, std) - b["params"]).abs().max() < 1e-4
+    lm = G.project_to_crop(tr.net.face_model, b["params"].double(), landmarks_only=True)
+    assert (lm[..., :2].float() - b["landmarks"][..., :2]).norm(dim=-1).max() < 1e-3
