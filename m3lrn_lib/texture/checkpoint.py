@@ -16,12 +16,11 @@ variant or face model.
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import torch
 
-from ..fileio import atomic_write_bytes
+from ..train.checkpoint import atomic_save, fp16_state  # one atomic writer, one fp16 rule
 from .gan import GeneratorConfig, TextureGenerator, check_uv_size
 
 __all__ = ["TextureCheckpointError", "TRAIN_FORMAT", "GENERATOR_FORMAT", "atomic_save", "load_file",
@@ -35,15 +34,6 @@ KEEP_FP32 = ("template",)
 
 class TextureCheckpointError(ValueError):
     """A texture checkpoint is missing, unreadable, or made for another UV size / variant / model."""
-
-
-def atomic_save(obj, path) -> int:
-    """``torch.save(obj)`` to ``path`` through a temporary file and a rename; returns the size."""
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    data = buf.getvalue()
-    atomic_write_bytes(path, data)
-    return len(data)
 
 
 def load_file(path) -> dict:
@@ -71,8 +61,7 @@ def export_generator(state: dict, path, fp16: bool = True, **extra) -> int:
     ``extra`` (plain types: ``log=[...]``, ``metrics={...}``, ``wall_time_s=...``) is stored beside
     the weights.
     """
-    weights = {k: (v.half() if fp16 and v.is_floating_point() and not k.endswith(KEEP_FP32) else v.clone())
-               for k, v in state["generator"].items()}
+    weights = fp16_state(state["generator"], keep=KEEP_FP32) if fp16 else dict(state["generator"])
     obj = {"format": GENERATOR_FORMAT, "version": VERSION, "dtype": "float16" if fp16 else "float32",
            "generator": weights, "generator_config": state["generator_config"], "face_model": state["face_model"],
            "config": state.get("config"), "progress": {"epoch": state.get("epoch"), "step": state.get("step")}}

@@ -111,10 +111,11 @@ def checkpoint_info(path) -> dict:
     return {k: obj[k] for k in keys if k in obj}
 
 
-def _fp16_state(state: dict) -> dict:
+def fp16_state(state: dict, keep=KEEP_FP32) -> dict:
+    """A copy of ``state`` with floating-point tensors in fp16, except keys ending in ``keep``."""
     out = {}
     for k, v in state.items():
-        if torch.is_tensor(v) and v.is_floating_point() and not k.endswith(KEEP_FP32):
+        if torch.is_tensor(v) and v.is_floating_point() and not k.endswith(tuple(keep)):
             v = v.half()
         out[k] = v
     return out
@@ -171,7 +172,7 @@ def export_weights(source, path, fp16: bool = True, **extra) -> int:
     st = load_file(source) if not isinstance(source, dict) else source
     state = st["model"]  # (load_file unpacks a packed weights file)
     obj = {"format": WEIGHTS_FORMAT, "version": VERSION, "dtype": "float16" if fp16 else "float32",
-           "packed_model": _pack(_fp16_state(state) if fp16 else dict(state), compress=True), "model_config": st["model_config"],
+           "packed_model": _pack(fp16_state(state) if fp16 else dict(state), compress=True), "model_config": st["model_config"],
            "face_model": st["face_model"], "config": st.get("config"), "progress": st.get("progress")}
     if "metrics" in st:
         obj["metrics"] = st["metrics"]
