@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Set up and run the m3lrn suite with nothing but Python >= 3.11 (no make, no conda needed).
 
-    python3 tasks.py test    # create .venv, install, run the tests + every notebook (nbval, FAST mode)
+    python3 tasks.py test    # create .venv, install, run the tests + every notebook (nbval, FAST mode),
+                             # the teachers' copies of the notebooks, and notebook 01 in headless Chromium
     python3 tasks.py run     # create .venv, install, execute every notebook -> build/notebooks + build/html
     python3 tasks.py lab     # open JupyterLab on notebooks/ (after setup)
     python3 tasks.py setup   # only create/update .venv
@@ -10,10 +11,13 @@ Environment:
     M3LRN_TORCH   the torch requirement to install first (default "torch==2.13.0"; on a machine
                   without a GPU you may prefer: "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu")
     M3LRN_VENV    the virtual environment folder (default .venv)
+    M3LRN_BROWSER "skip" skips the real-browser test (otherwise `test` installs Debian's chromium
+                  with apt-get when it runs as root and finds no Chromium)
 """
 import hashlib
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import venv
@@ -47,6 +51,19 @@ def setup():
     stamp.write_text(want)
 
 
+def ensure_chromium():
+    """The browser test drives the system Chromium; install Debian's package if it is missing."""
+    names = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+    if os.environ.get("M3LRN_BROWSER") == "skip" or os.environ.get("M3LRN_CHROMIUM") or any(map(shutil.which, names)):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if sh("apt-get", "update", "-qq", env=env) == 0 and sh("apt-get", "install", "-y", "-qq", "chromium", env=env) == 0:
+            return
+    print("Chromium is missing and could not be installed here: the browser test will fail and say so. "
+          "Install it (Debian: sudo apt-get install chromium) or set M3LRN_BROWSER=skip.", flush=True)
+
+
 def main(argv):
     task = argv[1] if len(argv) > 1 else "help"
     if task in ("help", "-h", "--help"):
@@ -59,8 +76,12 @@ def main(argv):
     if task == "test":
         # two test workers share the cores: one BLAS/torch thread each (notebook kernels inherit it)
         env = dict(os.environ, M3LRN_FAST="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        ensure_chromium()
+        # teachers' copies (solutions filled in, check() raises on a wrong one) run beside the notebooks
+        if sh(PY, "-m", "m3lrn_lib.exercises", "teacher", "--out", "build/teacher", env=env):
+            return 1
         rc = sh(PY, "-m", "pytest", "-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env",
-                "-p", "no:cacheprovider", "tests", "notebooks", *argv[2:], env=env)
+                "-p", "no:cacheprovider", "tests", "notebooks", "build/teacher", *argv[2:], env=env)
         return rc
     if task == "run":
         return sh(PY, "-m", "m3lrn_lib.suite", "run", "--out", "build", *argv[2:])

@@ -24,17 +24,55 @@ def run_notebook(src: Path, out: Path, timeout: int = 3600) -> float:
     """Execute one notebook (cwd = its folder); write the executed copy and its HTML. Returns seconds."""
     import nbformat
     from nbclient import NotebookClient
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(src, as_version=4)
     t0 = time.time()
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(src.parent)}}).execute()
     dt = time.time() - t0
-    atomic_write_bytes(out / "notebooks" / src.name, nbformat.writes(nb).encode())
-    html, _ = HTMLExporter().from_notebook_node(nb)
-    atomic_write_bytes(out / "html" / (src.stem + ".html"), html.encode())
+    export(nb, src.stem, out)
     return dt
+
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def plotly_traces(nb) -> list[str]:
+    """Trace types of every Plotly figure among the notebook's outputs (its mime bundle)."""
+    types = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            fig = o.get("data", {}).get(PLOTLY_MIME)
+            if fig:
+                types += [t.get("type", "scatter") for t in fig.get("data", [])]
+    return types
+
+
+def check_html(nb, html: str, name: str) -> int:
+    """Raise ValueError unless ``html`` carries plotly.js and the data of every Plotly figure
+    of the executed notebook ``nb`` (so the figures stay interactive offline). Returns the count."""
+    types = plotly_traces(nb)
+    if not types:
+        return 0
+    missing = [t for t in sorted(set(types)) if f'"type":"{t}"' not in html.replace(": ", ":")]
+    if "Plotly.newPlot" not in html or missing:
+        raise ValueError(f"{name}.html: the Plotly figures are not interactive "
+                         f"({'plotly.js call missing' if 'Plotly.newPlot' not in html else f'no data for {missing}'})")
+    return len(types)
+
+
+def export(nb, stem: str, out: Path) -> int:
+    """Write the executed notebook ``nb`` to ``out/notebooks/STEM.ipynb`` and its HTML to
+    ``out/html/STEM.html`` (atomically), checked with :func:`check_html`. Returns the number
+    of Plotly traces in the HTML."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    n = check_html(nb, html, stem)
+    atomic_write_bytes(out / "notebooks" / f"{stem}.ipynb", nbformat.writes(nb).encode())
+    atomic_write_bytes(out / "html" / f"{stem}.html", html.encode())
+    return n
 
 
 def main(argv=None) -> int:

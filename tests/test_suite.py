@@ -30,3 +30,17 @@ def test_failing_notebook_raises(tmp_path):
     with pytest.raises(Exception, match="boom"):
         suite.run_notebook(src, tmp_path / "build")
     assert not (tmp_path / "build" / "html" / "02_bad.html").exists()
+
+
+def test_html_without_plot_data_is_refused():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("fig")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        suite.PLOTLY_MIME: {"data": [{"type": "mesh3d", "x": [0, 1, 0]}], "layout": {}}, "text/plain": "Figure"})]
+    nb.cells = [cell]
+    assert suite.plotly_traces(nb) == ["mesh3d"]
+    with pytest.raises(ValueError, match="03_x.html: the Plotly figures are not interactive"):
+        suite.check_html(nb, "<html>Figure</html>", "03_x")
+    with pytest.raises(ValueError, match=r"no data for \['mesh3d'\]"):
+        suite.check_html(nb, "<script>Plotly.newPlot('a', [{\"type\": \"scatter\"}])</script>", "03_x")
+    assert suite.check_html(nb, "<script>Plotly.newPlot('a', [{\"type\": \"mesh3d\"}])</script>", "03_x") == 1

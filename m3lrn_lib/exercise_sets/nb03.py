@@ -13,7 +13,8 @@ def _shape(answer):
           "with `modalities` (default 'all') -- without the batch dimension.",
           "MMPF = [low-level point feature (64) ; the multi-modal vector repeated over the points]. "
           "The vector holds the 1024-d global point feature, z (1280) and alpha_s, alpha_e (40, 10) "
-          "for 'all'; fewer for 'points' / 'points+image'.")
+          "for 'all'; fewer for 'points' / 'points+image'.",
+          solution="dict(shape_walkthrough(M2FA(modalities=\"points+image\")))[\"mmpf\"]")
 def _mmpf(answer, modalities="all"):
     want = dict(shape_walkthrough(M2FA(modalities=modalities)))["mmpf"]
     ok = _shape(answer) == want
@@ -22,7 +23,8 @@ def _mmpf(answer, modalities="all"):
 
 @exercise("03.2", "Multiply-adds per face of M2FA's first decoder layer (MMPF channels -> 512, a 1x1 "
           "conv over the 68 points) when the MMPF is built literally.",
-          "A 1x1 conv costs points x in_channels x out_channels multiply-adds.")
+          "A 1x1 conv costs points x in_channels x out_channels multiply-adds.",
+          solution="inter[\"mmpf\"].shape[1] * inter[\"mmpf\"].shape[2] * inter[\"dec512\"].shape[2]")
 def _macs(answer):
     m = M2FA()
     want = m.n_points * m.mmpf_dim * 512
@@ -32,7 +34,8 @@ def _macs(answer):
 
 @exercise("03.3", "Given the (B, 68, 3) residual `residual` that a decoder output through BatchNorm + "
           "ReLU (the public code) produced, what is the smallest value it can contain?",
-          "ReLU(x) = max(x, 0): which side of zero can the output never reach?")
+          "ReLU(x) = max(x, 0): which side of zero can the output never reach?",
+          solution="0.0   # ReLU(x) = max(x, 0) is never negative")
 def _relu(answer):
     ok = close(float(answer), 0.0, 1e-9)
     return ok, "right: the refined landmarks can only move towards +x, +y, +z" if ok else \

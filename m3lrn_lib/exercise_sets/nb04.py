@@ -10,7 +10,8 @@ from ..nn.losses import LossWeights, loss_geometry
 @exercise("04.1", "L_g (Eq. 6, reduction 'mean') between the first-stage `alpha` and the landmark "
           "geometry `alpha_hat` (both (B, D) whitened) when LGS regresses only shape and expression.",
           "Take the *same* columns 12: from both vectors (the public code compared alpha_hat[:, :50] "
-          "with alpha[:, 12:62]); then the mean of the squared differences.")
+          "with alpha[:, 12:62]); then the mean of the squared differences.",
+          solution="float(((alpha_ex[:, 12:] - alpha_hat_ex[:, 12:]) ** 2).mean())")
 def _lg(answer, alpha=None, alpha_hat=None, n_shape=40, n_exp=10):
     want = float(loss_geometry(alpha, alpha_hat, target_mask("shape+exp", n_shape, n_exp)))
     ok = close(float(answer), want, 1e-4 * max(1.0, abs(want)))
@@ -19,7 +20,10 @@ def _lg(answer, alpha=None, alpha_hat=None, n_shape=40, n_exp=10):
 
 @exercise("04.2", "The total loss of Eq. 7 for the terms `terms` (a dict with loss_3dmm, loss_lmk, "
           "loss_3dmm_lmk, loss_g) with the paper's weights.",
-          "lambda_1..4 = 0.02, 0.03, 0.02, 0.001 (supplement B), in the order of Eq. 7.")
+          "lambda_1..4 = 0.02, 0.03, 0.02, 0.001 (supplement B), in the order of Eq. 7.",
+          solution="lw = LossWeights()\n"
+                   "(lw.w_3dmm * terms[\"loss_3dmm\"] + lw.w_lmk * terms[\"loss_lmk\"] "
+                   "+ lw.w_3dmm_lmk * terms[\"loss_3dmm_lmk\"] + lw.w_g * terms[\"loss_g\"])")
 def _total(answer, terms=None):
     w = LossWeights()
     want = (w.w_3dmm * terms["loss_3dmm"] + w.w_lmk * terms["loss_lmk"] + w.w_3dmm_lmk * terms["loss_3dmm_lmk"]
@@ -30,7 +34,8 @@ def _total(answer, terms=None):
 
 @exercise("04.3", "How many of the model's parameters does an LGS with targets 'shape+exp' predict for "
           "the face model `model` (default: the embedded one)?",
-          "Shape and expression: K_s + K_e (model.n_shape + model.n_exp); not always 50.")
+          "Shape and expression: K_s + K_e (model.n_shape + model.n_exp); not always 50.",
+          solution="model.n_shape + model.n_exp")
 def _count(answer, model=None):
     model = load_face_model(model)
     want = int(target_mask("shape+exp", model.n_shape, model.n_exp).sum())

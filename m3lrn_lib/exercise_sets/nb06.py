@@ -10,7 +10,9 @@ from ..exercises import exercise
           "ground-truth landmarks' bounding box, times 100.",
           "w and h are max - min of the ground-truth x and y; take the Euclidean distance per point, "
           "average over the 68 points, divide by sqrt(w * h), multiply by 100 "
-          "(m3lrn_lib.metrics.nme_2d does it for a batch).")
+          "(m3lrn_lib.metrics.nme_2d does it for a batch).",
+          solution="box_w, box_h = gt.max(0) - gt.min(0)\n"
+                   "float(100 * np.linalg.norm(pred - gt, axis=1).mean() / np.sqrt(box_w * box_h))")
 def _nme(answer, pred, gt):
     want = float(M.nme_2d(np.asarray(pred)[None], np.asarray(gt)[None])[0] * 100)
     got = float(answer)
@@ -23,7 +25,10 @@ def _nme(answer, pred, gt):
           "`yaw` (degrees): bin |yaw| into [0,30], (30,60], (60,90], average each bin, then average the "
           "three bin means.",
           "'All' is the mean of the three bin means, not the mean over all faces: each pose range weighs "
-          "the same however many faces it has (m3lrn_lib.metrics.nme_by_yaw).")
+          "the same however many faces it has (m3lrn_lib.metrics.nme_by_yaw).",
+          solution="abs_yaw = np.abs(yaw_10)\n"
+                   "bins = [abs_yaw <= 30, (abs_yaw > 30) & (abs_yaw <= 60), (abs_yaw > 60) & (abs_yaw <= 90)]\n"
+                   "float(np.mean([nme_10[b].mean() for b in bins if b.any()]))")
 def _all(answer, nme, yaw):
     want = M.nme_by_yaw(np.asarray(nme, np.float64) / 100, yaw)["All"]
     plain = float(np.mean(nme))
@@ -42,7 +47,9 @@ def _all(answer, nme, yaw):
           "dropping every face whose ground truth has any angle outside [-99, 99].",
           "Drop a face if any of its three ground-truth angles has |angle| > 99 (that is how the 31 of "
           "AFLW2000-3D's 2000 faces are removed), then average |pred_yaw - gt_yaw| over the rest "
-          "(m3lrn_lib.metrics.pose_mae).")
+          "(m3lrn_lib.metrics.pose_mae).",
+          solution="keep = (np.abs(pose_gt) <= 99).all(axis=1)\n"
+                   "float(np.abs(pose_pred[keep, 0] - pose_gt[keep, 0]).mean())")
 def _pose(answer, pred, gt):
     want = M.pose_mae(pred, gt)["yaw"]
     keep_all = float(np.mean(np.abs(np.asarray(pred)[:, 0] - np.asarray(gt)[:, 0])))
