@@ -16,11 +16,7 @@ variant or face model.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-import torch
-
-from ..train.checkpoint import atomic_save, fp16_state  # one atomic writer, one fp16 rule
+from ..train.checkpoint import atomic_save, fp16_state, read_checkpoint  # one writer, one reader, one fp16 rule
 from .gan import GeneratorConfig, TextureGenerator, check_uv_size
 
 __all__ = ["TextureCheckpointError", "TRAIN_FORMAT", "GENERATOR_FORMAT", "atomic_save", "load_file",
@@ -37,22 +33,12 @@ class TextureCheckpointError(ValueError):
 
 
 def load_file(path) -> dict:
-    """A checkpoint dict loaded with ``weights_only=True`` on the CPU (TextureCheckpointError if it is
-    missing, unreadable or not a texture checkpoint)."""
-    path = Path(path)
-    if not path.is_file():
-        raise TextureCheckpointError(f"texture checkpoint not found: {path} (make the shipped ones with "
-                                     "`python -m m3lrn_lib.texture zoo`)")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 -- any unreadable file is reported the same way
-        raise TextureCheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
-    if not isinstance(obj, dict) or obj.get("format") not in (TRAIN_FORMAT, GENERATOR_FORMAT):
-        raise TextureCheckpointError(f"{path}: not a texture-GAN checkpoint (expected format {GENERATOR_FORMAT!r} "
-                                     f"or {TRAIN_FORMAT!r})")
-    if obj.get("version", 0) > VERSION:
-        raise TextureCheckpointError(f"{path}: written by a newer m3lrn_lib (version {obj['version']})")
-    return obj
+    """A texture checkpoint dict loaded with ``weights_only=True`` on the CPU (the trainer's
+    :func:`~m3lrn_lib.train.checkpoint.read_checkpoint`); TextureCheckpointError if it is missing,
+    unreadable or not a texture checkpoint."""
+    return read_checkpoint(path, (GENERATOR_FORMAT, TRAIN_FORMAT), error=TextureCheckpointError,
+                           what="a texture-GAN checkpoint", name="texture checkpoint", version=VERSION,
+                           hint="make the shipped ones with `python -m m3lrn_lib.texture zoo`")
 
 
 def export_generator(state: dict, path, fp16: bool = True, **extra) -> int:

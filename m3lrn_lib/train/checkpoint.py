@@ -80,21 +80,34 @@ def atomic_save(obj, path) -> int:
     return len(data)
 
 
-def load_file(path) -> dict:
-    """Load a checkpoint dict with ``weights_only=True`` on the CPU; CheckpointError when it
-    does not exist, cannot be read, or is not one of ours."""
+def read_checkpoint(path, formats, error=None, what: str = "an m3lrn checkpoint", name: str = "checkpoint",
+                    hint: str = "", version: int = VERSION) -> dict:
+    """The one reader of every checkpoint file of the project: ``torch.load(weights_only=True)`` on
+    the CPU, then the format tag (one of ``formats``) and the version are checked.
+
+    Raises ``error`` (default :class:`CheckpointError`) naming the file when it is missing
+    ("``name`` not found", with ``hint``, e.g. the command that makes it), unreadable, not
+    ``what``, or newer than ``version``.
+    """
+    error = error or CheckpointError
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise error(f"{name} not found: {path}" + (f" ({hint})" if hint else ""))
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
-    if not isinstance(obj, dict) or obj.get("format") not in (TRAIN_FORMAT, WEIGHTS_FORMAT):
-        raise CheckpointError(f"{path}: not an m3lrn checkpoint (expected format {TRAIN_FORMAT!r} or "
-                              f"{WEIGHTS_FORMAT!r})")
-    if obj.get("version", 0) > VERSION:
-        raise CheckpointError(f"{path}: written by a newer m3lrn_lib (version {obj['version']} > {VERSION})")
+    except Exception as exc:  # noqa: BLE001 -- any unreadable file is reported the same way
+        raise error(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(obj, dict) or obj.get("format") not in formats:
+        raise error(f"{path}: not {what} (expected format {' or '.join(map(repr, formats))})")
+    if obj.get("version", 0) > version:
+        raise error(f"{path}: written by a newer m3lrn_lib (version {obj['version']} > {version})")
+    return obj
+
+
+def load_file(path) -> dict:
+    """Load a training or weights checkpoint dict (:func:`read_checkpoint`) and unpack its
+    compressed weights; CheckpointError when it does not exist, cannot be read, or is not one of ours."""
+    obj = read_checkpoint(path, (TRAIN_FORMAT, WEIGHTS_FORMAT))
     if "packed_model" in obj:
         try:
             obj["model"] = _unpack(obj.pop("packed_model"))
