@@ -44,6 +44,17 @@ def test_batches_do_not_depend_on_workers(tmp_path):
         assert torch.equal(x["target"], y["target"])
 
 
+def test_close_stops_the_loader_workers(tmp_path):
+    tr = Trainer(tiny(tmp_path, "data.workers=1", "data.test=none"))
+    next(iter(tr.loader))
+    workers = tr.loader._iterator._workers
+    assert workers and all(w.is_alive() for w in workers)
+    tr.close()
+    assert tr.loader._iterator is None and not any(w.is_alive() for w in workers)
+    tr.close()  # idempotent
+    assert len(next(iter(tr.loader))["image"]) > 0  # a new iteration starts new workers
+
+
 def test_autocast_wrapper_keeps_state_dict_and_float32():
     from m3lrn_lib.nn import MobileNetV2
     net = MobileNetV2(0.25).eval()

@@ -542,6 +542,16 @@ class Trainer:
         self.save()
         return self.summary()
 
+    def close(self) -> None:
+        """Stop the DataLoader's persistent worker processes now (they otherwise live as long as the
+        trainer, and a process that made several trainers would keep all their workers). The
+        trainer can still be evaluated and saved; a later :meth:`fit` starts new workers."""
+        it = getattr(self.loader, "_iterator", None)  # torch keeps the persistent workers' iterator here
+        if it is not None and hasattr(it, "_shutdown_workers"):
+            it._shutdown_workers()
+        if it is not None:
+            self.loader._iterator = None
+
     def summary(self) -> dict:
         st = self.state
         best = self.out_dir / "best.pt"

@@ -83,7 +83,10 @@ def train_zoo(out=CHECKPOINT_DIR, config="cpu", overrides=(), only=None, runs_di
                                    f"run.out_dir={run_dir}"])
         log(f"[zoo] {name}: {row}")
         trainer = Trainer(cfg, resume="auto")
-        summary = trainer.fit()
+        try:
+            summary = trainer.fit()
+        finally:
+            trainer.close()  # stop this row's DataLoader workers before the next row starts its own
         src = Path(summary["best"] or summary["last"])
         records = read_log(trainer.log_path)
         epochs = [r for r in records if r.get("kind") in ("epoch", "eval")]
