@@ -26,6 +26,9 @@ def test_cpu_preset_uses_linear_scaling():
     c = load_config("cpu")
     assert c.run.device == "cpu" and c.optim.scale_lr
     assert effective_lr(c.optim) == pytest.approx(0.08 * c.optim.batch_size / 1024)
+    # the course schedule's one change to Eq. 7: lambda_1 = 20 (configs/cpu.toml says why); lambda_2..4 as the paper
+    assert c.loss.w_3dmm == 20 and (c.loss.w_lmk, c.loss.w_3dmm_lmk, c.loss.w_g) == (0.03, 0.02, 0.001)
+    assert c.optim.milestones == [c.optim.epochs - 1]
     c64 = load_config("cpu", ["optim.batch_size=64"])
     assert effective_lr(c64.optim) == pytest.approx(0.005)
 
@@ -37,7 +40,7 @@ def test_overrides_are_coerced():
     assert c.optim.lr == 0.001 and c.optim.milestones == [9, 12] and c.optim.nesterov is True
     assert c.run.amp == "bf16" and c.optim.epochs == 20 and c.model.options == {"lmk_kind": "wing"}
     assert c.loss.w_g == 0.0 and c.data.train == "/x/y" and c.optim.warmup_epochs == 2.0
-    assert load_config("cpu", ["optim.milestones=[3, 5]"]).optim.milestones == [3, 5]
+    assert load_config("cpu", ["optim.epochs=6", "optim.milestones=[3, 5]"]).optim.milestones == [3, 5]
 
 
 @pytest.mark.parametrize("item, near", [("optim.lrr=0.1", "optim.lr"), ("optm.lr=0.1", "optim.lr"),
