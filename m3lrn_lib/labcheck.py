@@ -153,8 +153,7 @@ _PLOT_JS = """(root) => {
   if (!gd || !gd._fullData || !gd._fullData.length) return null;
   const t = gd._fullData[0];
   const x = Array.from(gd.data[0].x || []);
-  return {type: t.type, n: x.length, x: x.slice(0, 50), canvases: gd.querySelectorAll('canvas').length,
-          nofallback: !gd.querySelector('.gl-container') ? 'missing gl-container' : ''};
+  return {type: t.type, n: x.length, x: x.slice(0, 50), canvases: gd.querySelectorAll('canvas').length};
 }"""
 
 _ERRORS_JS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]'))

@@ -54,7 +54,8 @@ def check_html(nb, html: str, name: str) -> int:
     types = plotly_traces(nb)
     if not types:
         return 0
-    missing = [t for t in sorted(set(types)) if f'"type":"{t}"' not in html.replace(": ", ":")]
+    compact = html.replace(": ", ":")  # once: the HTML embeds plotly.js and is several MB
+    missing = [t for t in sorted(set(types)) if f'"type":"{t}"' not in compact]
     if "Plotly.newPlot" not in html or missing:
         raise ValueError(f"{name}.html: the Plotly figures are not interactive "
                          f"({'plotly.js call missing' if 'Plotly.newPlot' not in html else f'no data for {missing}'})")
