@@ -4,6 +4,6 @@ setup: ; python3 tasks.py setup
 test: ; python3 tasks.py test
 run: ; python3 tasks.py run
 lab: ; python3 tasks.py lab
-model: setup ; .venv/bin/python -m m3lrn_lib.morphable build
+model: setup ; .venv/bin/python -m m3lrn_lib.morphable build --update-shipped
 bench: setup ; for b in benchmarks/bench_*.py; do .venv/bin/python $$b || exit 1; done
 clean: ; rm -rf build .pytest_cache

@@ -2,7 +2,7 @@
 
 nbval runs each notebook's cells in a kernel but keeps the outputs only in memory. After the
 last cell of a notebook this hook writes the executed copy and a static HTML version to
-``build/nbval/notebooks/`` and ``build/nbval/html/`` with :func:`m3lrn_lib.suite.export`,
+``build/nbval/notebooks/`` and ``build/nbval/html/`` with :func:`m3lrn_lib.course.suite.export`,
 which also checks that the HTML carries plotly.js and the data of every Plotly figure (a
 notebook whose figures would not stay interactive fails here). Unit tests are unaffected.
 """
@@ -25,7 +25,7 @@ def pytest_runtest_teardown(item, nextitem):
         return
     import copy
 
-    from m3lrn_lib.suite import export
+    from m3lrn_lib.course.suite import export
     done = copy.deepcopy(nb)
     for cell in done.cells:
         if cell.cell_type == "code":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up and run the m3lrn suite with nothing but Python >= 3.11 (no make, no conda needed).
 
-    python3 tasks.py test    # create .venv, install, run the tests + every notebook (nbval, FAST mode),
+    python3 tasks.py test    # create .venv, install, ruff check, run the tests + every notebook (nbval, FAST mode),
                              # the teachers' copies of the notebooks, and notebook 01 in headless Chromium
     python3 tasks.py run     # create .venv, install, execute every notebook -> build/notebooks + build/html
     python3 tasks.py lab     # open JupyterLab on notebooks/ (after setup)
@@ -38,7 +38,7 @@ def setup():
     if sys.version_info < (3, 11):
         sys.exit(f"m3lrn needs Python >= 3.11, this is {sys.version.split()[0]}")
     stamp = VENV / ".m3lrn-installed"
-    want = hashlib.sha1(((ROOT / "pyproject.toml").read_bytes() + TORCH.encode())).hexdigest()
+    want = hashlib.sha1((ROOT / "pyproject.toml").read_bytes() + TORCH.encode()).hexdigest()
     if stamp.is_file() and stamp.read_text() == want and PY.is_file():
         return
     if not PY.is_file():
@@ -58,7 +58,8 @@ def ensure_chromium():
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        if sh("apt-get", "update", "-qq", env=env) == 0 and sh("apt-get", "install", "-y", "-qq", "chromium", env=env) == 0:
+        updated = sh("apt-get", "update", "-qq", env=env) == 0
+        if updated and sh("apt-get", "install", "-y", "-qq", "chromium", env=env) == 0:
             return
     print("Chromium is missing and could not be installed here: the browser test will fail and say so. "
           "Install it (Debian: sudo apt-get install chromium) or set M3LRN_BROWSER=skip.", flush=True)
@@ -77,14 +78,18 @@ def main(argv):
         # two test workers share the cores: one BLAS/torch thread each (notebook kernels inherit it)
         env = dict(os.environ, M3LRN_FAST="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         ensure_chromium()
+        # lint + import order first: a second or so, and a clear message before the long run
+        if sh(PY, "-m", "ruff", "check", "."):
+            print("ruff found problems (fix them, or `.venv/bin/ruff check --fix .` for the fixable ones)")
+            return 1
         # teachers' copies (solutions filled in, check() raises on a wrong one) run beside the notebooks
-        if sh(PY, "-m", "m3lrn_lib.exercises", "teacher", "--out", "build/teacher", env=env):
+        if sh(PY, "-m", "m3lrn_lib.course.exercises", "teacher", "--out", "build/teacher", env=env):
             return 1
         rc = sh(PY, "-m", "pytest", "-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env",
                 "-p", "no:cacheprovider", "tests", "notebooks", "build/teacher", *argv[2:], env=env)
         return rc
     if task == "run":
-        return sh(PY, "-m", "m3lrn_lib.suite", "run", "--out", "build", *argv[2:])
+        return sh(PY, "-m", "m3lrn_lib.course.suite", "run", "--out", "build", *argv[2:])
     if task == "lab":
         return sh(VENV / "bin" / "jupyter", "lab", "notebooks", *argv[2:])
     return 0

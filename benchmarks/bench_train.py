@@ -11,8 +11,9 @@ For the preset (default ``cpu``: the full model, batch 32, 2 threads) it measure
 3. **end to end** -- loader + step, for each worker count.
 
 On a GPU (``--device cuda``, or after the CPU run when one is visible) the same runs on it with
-AMP and channels-last (give a GPU-sized batch, e.g. ``optim.batch_size=256 --workers 4,8``). ``M3LRN_FAST=1`` shrinks the run. Timings on a shared
-machine vary with the other jobs; the script prints the load average next to the figures.
+AMP and channels-last (give a GPU-sized batch, e.g. ``optim.batch_size=256 --workers 4,8``).
+``M3LRN_FAST=1`` shrinks the run. Timings on a shared machine vary with the other jobs; the script
+prints the load average next to the figures.
 """
 from __future__ import annotations
 
@@ -23,9 +24,8 @@ import time
 
 import torch
 
-from m3lrn_lib.runtime import pick
+from m3lrn_lib.runtime import limit_blas_threads, pick
 from m3lrn_lib.train import Trainer, load_config
-from m3lrn_lib.train.engine import limit_blas_threads
 
 
 def _trainer(args, overrides, tmp):

@@ -27,6 +27,12 @@ acting on column vectors of the model frame. Positive yaw turns the nose towards
 right (the subject turns to their left); positive pitch turns the nose down; positive roll
 rotates the face counter-clockwise as the viewer sees it. ``matrix_to_euler`` inverts this
 with yaw in [-90, 90] deg; at gimbal lock (|yaw| = 90 deg) roll is set to 0.
+
+Bad numbers are never turned into made-up angles: a rotation with a NaN or inf entry gives NaN
+for all three angles (:func:`matrix_to_euler`, :func:`params_to_euler`), and a degenerate pose
+(a zero-norm row, or the first two rows parallel: no rotation can be read from it) is a
+ValueError in :func:`params_to_euler`. Every batched function accepts an empty (0, D) batch and
+returns an empty result of the right shape.
 """
 from __future__ import annotations
 
@@ -95,7 +101,7 @@ def reconstruct_shape(model: FaceModel, alpha_s: torch.Tensor, alpha_e: torch.Te
     """
     t = model.tensors(alpha_s.device, alpha_s.dtype)
     flat = t.mean + alpha_s @ t.shape_basis.T + alpha_e @ t.exp_basis.T
-    return flat.reshape(alpha_s.shape[0], -1, 3)
+    return flat.reshape(alpha_s.shape[0], model.n_vertices, 3)
 
 
 def apply_pose(P: torch.Tensor, verts: torch.Tensor) -> torch.Tensor:
@@ -119,7 +125,7 @@ def reconstruct_landmarks(model: FaceModel, params: torch.Tensor) -> torch.Tenso
     t = model.tensors(params.device, params.dtype)
     P, a_s, a_e = split_params(params, model.n_shape)
     flat = t.lmk_mean + a_s @ t.lmk_shape_basis.T + a_e @ t.lmk_exp_basis.T
-    return apply_pose(P, flat.reshape(params.shape[0], -1, 3))
+    return apply_pose(P, flat.reshape(params.shape[0], len(model.landmarks), 3))
 
 
 def to_image(points: torch.Tensor, size: float = CROP_SIZE) -> torch.Tensor:
@@ -169,7 +175,8 @@ def matrix_to_euler(R: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """(..., 3, 3) rotation -> (..., 3) radians ``(yaw, pitch, roll)``, inverse of
     :func:`euler_to_matrix` with yaw in [-pi/2, pi/2].
 
-    At gimbal lock (|yaw| = pi/2) only pitch -/+ roll is defined: roll is set to 0.
+    At gimbal lock (|yaw| = pi/2) only pitch -/+ roll is defined: roll is set to 0. A matrix
+    with a NaN or inf entry gives NaN for all three angles (never a made-up 0).
     """
     sy = (-R[..., 2, 0]).clamp(-1.0, 1.0)
     yaw = torch.asin(sy)
@@ -178,7 +185,9 @@ def matrix_to_euler(R: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     pitch = torch.where(regular, torch.atan2(R[..., 2, 1], R[..., 2, 2]),
                         torch.atan2(sy.sign() * R[..., 0, 1], R[..., 1, 1]))
     roll = torch.where(regular, torch.atan2(R[..., 1, 0], R[..., 0, 0]), torch.zeros_like(yaw))
-    return torch.stack([yaw, pitch, roll], dim=-1)
+    out = torch.stack([yaw, pitch, roll], dim=-1)
+    bad = ~torch.isfinite(R).flatten(-2).all(-1)
+    return torch.where(bad[..., None], torch.full_like(out, float("nan")), out)
 
 
 def matrix_to_euler_3ddfa_v2(R: torch.Tensor) -> torch.Tensor:
@@ -228,10 +237,30 @@ def sRt_to_pose(s: torch.Tensor, R: torch.Tensor, t: torch.Tensor) -> torch.Tens
     return torch.cat([s[:, None, None] * R, t[:, :, None]], dim=2)
 
 
-def params_to_euler(params: torch.Tensor) -> torch.Tensor:
-    """Head pose of (B, D) parameters as (B, 3) radians ``(yaw, pitch, roll)``."""
-    _, R, _ = pose_to_sRt(params[:, :POSE_DIM].reshape(-1, 3, 4))
-    return matrix_to_euler(R)
+def params_to_euler(params: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Head pose of (B, D >= 12) parameters as (B, 3) radians ``(yaw, pitch, roll)``.
+
+    A row whose 3x3 block holds NaN or inf gives NaN for all three angles. A degenerate pose (a
+    zero-norm first or second row of the 3x3 block, or the two rows parallel, up to ``eps``
+    relative) raises ValueError naming the rows; so does a tensor that is not (B, 12+).
+    """
+    if not isinstance(params, torch.Tensor):
+        raise TypeError(f"params must be a torch.Tensor, got {type(params).__name__}")
+    if params.ndim != 2 or params.shape[1] < POSE_DIM:
+        raise ValueError(f"params must have shape (B, 12+) (12 pose numbers first), got {tuple(params.shape)}")
+    P = params[:, :POSE_DIM].reshape(-1, 3, 4)
+    A = P[:, :, :3]
+    finite = torch.isfinite(A).flatten(1).all(1)
+    n1, n2 = A[:, 0].norm(dim=1), A[:, 1].norm(dim=1)
+    cross = torch.linalg.cross(A[:, 0], A[:, 1], dim=1).norm(dim=1)
+    degenerate = finite & ((n1 <= eps) | (n2 <= eps) | (cross <= eps * n1 * n2))
+    if bool(degenerate.any()):
+        rows = degenerate.nonzero().flatten().tolist()
+        raise ValueError(f"params: degenerate rotation in rows {rows[:10]} (a zero-norm or parallel row of the "
+                         "3x3 pose block; no head pose can be read from it)")
+    _, R, _ = pose_to_sRt(P)
+    out = matrix_to_euler(R)
+    return torch.where(finite[:, None], out, torch.full_like(out, float("nan")))
 
 
 def make_pose(yaw, pitch, roll, scale, tx, ty, tz=0.0) -> torch.Tensor:

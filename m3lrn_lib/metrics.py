@@ -1,9 +1,10 @@
 """Evaluation metrics of the paper's protocols (Sec. 4.1-4.2, Eq. 8).
 
 - :func:`nme_2d` -- per-sample 2D NME normalised by ``sqrt(w*h)`` of the ground-truth
-  landmark box (AFLW2000-3D protocol, Eq. 8).
-- :func:`nme_by_yaw` -- mean NME in the |yaw| bins [0,30], (30,60], (60,90] and "All" as the
-  mean of the three bin means (the number the papers print, x100).
+  landmark box (AFLW2000-3D protocol, Eq. 8); :func:`box_norm` is that normaliser.
+- :func:`nme_by_yaw` -- mean NME in the |yaw| bins of :data:`YAW_BINS` ([0,30], (30,60],
+  (60,90]) and "All" as the mean of the three bin means (the number the papers print, x100).
+- :func:`group_nme` -- the mean error of each face part (jaw, brows, ...), normalised like Eq. 8.
 - :func:`pose_mae` -- head-pose MAE (degrees) of yaw, pitch, roll and their mean, dropping
   samples whose ground-truth angles leave [-99, 99] degrees (:func:`pose_keep_mask`).
 - :func:`points_to_image` -- crop-frame predictions mapped back to the original image
@@ -23,14 +24,36 @@ import math
 
 import numpy as np
 
+#: The |yaw| bins of the AFLW2000-3D protocol in degrees, ``(low, high)``: the first includes
+#: both ends, the others only their upper end. The one definition of the bins in the library.
 YAW_BINS = ((0.0, 30.0), (30.0, 60.0), (60.0, 90.0))
-BIN_NAMES = ("[0,30]", "(30,60]", "(60,90]")
+#: The bins' names, the keys of :func:`nme_by_yaw`: ``"[0,30]"``, ``"(30,60]"``, ``"(60,90]"``.
+BIN_NAMES = tuple(f"{'[' if i == 0 else '('}{lo:g},{hi:g}]" for i, (lo, hi) in enumerate(YAW_BINS))
 
 
 def _np(x) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=np.float64)
+
+
+def box_norm(gt, mask=None) -> np.ndarray:
+    """Eq. 8's normaliser per sample: ``sqrt(w*h)`` of the ground-truth landmark box.
+
+    Args:
+        gt: (B, K, >=2) landmarks (only x, y are used).
+        mask: optional (B, K) bool, the points that span the box (NaN coordinates of those are
+            skipped); without it every point counts.
+    Returns:
+        (B,) float64.
+    """
+    g = _np(gt)[..., :2]
+    if mask is None:
+        wh = g.max(axis=1) - g.min(axis=1)
+    else:
+        big = np.where(np.asarray(mask, bool)[..., None], g, np.nan)
+        wh = np.nanmax(big, axis=1) - np.nanmin(big, axis=1)
+    return np.sqrt(wh[:, 0] * wh[:, 1])
 
 
 def nme_2d(pred, gt, mask=None) -> np.ndarray:
@@ -54,9 +77,7 @@ def nme_2d(pred, gt, mask=None) -> np.ndarray:
             raise ValueError(f"mask must be (B, K) = {g.shape[:2]}, got {m.shape}")
         if not m.any(axis=1).all():
             raise ValueError("a sample has no point left in the mask")
-    big = np.where(m[..., None], g, np.nan)
-    wh = np.nanmax(big, axis=1) - np.nanmin(big, axis=1)
-    norm = np.sqrt(wh[:, 0] * wh[:, 1])
+    norm = box_norm(g, m)
     if np.any(~(norm > 0)):
         raise ValueError("a ground-truth landmark box has zero area")
     err = np.where(m, np.linalg.norm(np.nan_to_num(p - g), axis=2), 0.0)
@@ -97,17 +118,31 @@ def nme_2d_from_crop(pred_crop, boxes, gt_image, size: int = 120, mask=None) -> 
 def nme_3d(pred, gt) -> np.ndarray:
     """Optional 3D variant: mean 3D L2 error / sqrt(w*h) of the GT 2D box. (B,) values."""
     p, g = _np(pred), _np(gt)
-    wh = g[..., :2].max(axis=1) - g[..., :2].min(axis=1)
-    return np.linalg.norm(p[..., :3] - g[..., :3], axis=2).mean(axis=1) / np.sqrt(wh[:, 0] * wh[:, 1])
+    return np.linalg.norm(p[..., :3] - g[..., :3], axis=2).mean(axis=1) / box_norm(g)
+
+
+def group_nme(pred, gt, groups: dict | None = None) -> dict:
+    """Mean 2D error per landmark group, normalised like Eq. 8 (x100).
+
+    Args:
+        pred, gt: (N, 68, >=2) landmarks. groups: ``{name: [indices]}`` (default
+            :data:`m3lrn_lib.morphable.model.IBUG_PARTS`: jaw, brows, nose, eyes, mouth).
+    Returns:
+        ``{group: value}`` -- the part of the NME that group's points contribute on average.
+    """
+    if groups is None:
+        from .morphable.model import IBUG_PARTS as groups
+    p, g = _np(pred)[..., :2], _np(gt)[..., :2]
+    err = np.linalg.norm(p - g, axis=2) / box_norm(g)[:, None]  # (N, 68)
+    return {k: float(err[:, idx].mean() * 100) for k, idx in groups.items()}
 
 
 def yaw_bin(yaw_deg) -> np.ndarray:
-    """Bin index 0/1/2 of |yaw| in [0,30], (30,60], (60,90]; -1 beyond 90 degrees."""
+    """Bin index 0/1/2 of |yaw| in :data:`YAW_BINS` ([0,30], (30,60], (60,90]); -1 beyond 90 degrees."""
     a = np.abs(_np(yaw_deg))
     out = np.full(a.shape, -1, dtype=np.int64)
-    out[a <= 90] = 2
-    out[a <= 60] = 1
-    out[a <= 30] = 0
+    for i in reversed(range(len(YAW_BINS))):
+        out[a <= YAW_BINS[i][1]] = i
     return out
 
 
@@ -129,7 +164,7 @@ def nme_by_yaw(nme, yaw_deg) -> dict:
             means.append(out[name])
     out["All"] = float(np.mean(means)) if means else math.nan
     out["mean"] = float(n.mean() * 100) if n.size else math.nan
-    out["counts"] = [int((b == i).sum()) for i in range(3)]
+    out["counts"] = [int((b == i).sum()) for i in range(len(BIN_NAMES))]
     return out
 
 

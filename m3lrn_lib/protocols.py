@@ -261,8 +261,7 @@ def florence_views(model, n_subjects: int = 4, seed: int = 0, size: int = 160, p
     """
     import torch
 
-    from . import geometry as G
-    from . import render as R
+    from . import geometry, render
     from .data.crop import box_from_landmarks
 
     rng = np.random.default_rng([seed, 7])
@@ -274,7 +273,7 @@ def florence_views(model, n_subjects: int = 4, seed: int = 0, size: int = 160, p
         V = mean + (model.shape_basis.astype(np.float64) @ a_s).reshape(-1, 3)
         for pitch in pitches:
             for yaw in yaws:
-                Rm = G.euler_to_matrix(torch.tensor(np.radians([yaw, pitch, 0.0]))).numpy()
+                Rm = geometry.euler_to_matrix(torch.tensor(np.radians([yaw, pitch, 0.0]))).numpy()
                 X = V @ Rm.T
                 lm = X[model.landmarks]
                 ext = float(max(lm[:, :2].max(0) - lm[:, :2].min(0)))
@@ -282,7 +281,7 @@ def florence_views(model, n_subjects: int = 4, seed: int = 0, size: int = 160, p
                 img_pts = np.stack([X[:, 0] * k, -X[:, 1] * k, X[:, 2] * k], 1)
                 lo, hi = img_pts[model.landmarks, :2].min(0), img_pts[model.landmarks, :2].max(0)
                 img_pts[:, :2] += size / 2 - (lo + hi) / 2
-                res = R.render(img_pts, model.triangles, albedo, size, size, lighting=R.Lighting(),
+                res = render.render(img_pts, model.triangles, albedo, size, size, lighting=render.Lighting(),
                                background=np.array([0.5, 0.5, 0.5]))
                 views.append({"image": np.clip(np.rint(res.image * 255), 0, 255).astype(np.uint8),
                               "box": box_from_landmarks(img_pts[model.landmarks]), "gt": V, "gt_image": img_pts,

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import render as R
+from . import render
 from .morphable.model import FaceModel
 
 
@@ -44,14 +44,14 @@ class BatchRaster(NamedTuple):
 def rasterize_batch(verts_img: torch.Tensor, model: FaceModel, height: int, width: int) -> BatchRaster:
     """Z-buffer (B, N, 3) image-frame meshes of ``model`` on the CPU -> :class:`BatchRaster`."""
     v = verts_img.detach().to("cpu", torch.float64).numpy()
-    rs = [R.rasterize(x, model.triangles, height, width) for x in v]
+    rs = [render.rasterize(x, model.triangles, height, width) for x in v]
     dev = verts_img.device
     return BatchRaster(torch.from_numpy(np.stack([r.tri_id for r in rs]).astype(np.int64)).to(dev),
                        torch.from_numpy(np.stack([r.bary for r in rs])).to(dev),
                        torch.from_numpy(np.stack([r.depth for r in rs])).to(dev))
 
 
-_UV_TEXELS: "weakref.WeakKeyDictionary[FaceModel, dict]" = weakref.WeakKeyDictionary()
+_UV_TEXELS: weakref.WeakKeyDictionary[FaceModel, dict] = weakref.WeakKeyDictionary()
 
 
 def uv_texels(model: FaceModel, size: int):
@@ -62,7 +62,7 @@ def uv_texels(model: FaceModel, size: int):
     """
     cache = _UV_TEXELS.setdefault(model, {})
     if size not in cache:
-        r = R.rasterize_uv(model.require_uv(), model.triangles, size)
+        r = render.rasterize_uv(model.require_uv(), model.triangles, size)
         idx = np.flatnonzero(r.tri_id.reshape(-1) >= 0)
         cache[size] = idx, r.tri_id.reshape(-1)[idx].astype(np.int64), r.bary.reshape(-1, 3)[idx]
     return cache[size]

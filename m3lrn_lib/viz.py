@@ -13,13 +13,13 @@ Figures use the model frame (x right, y up, z towards the viewer); the camera lo
 """
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 import plotly.graph_objects as go
 
 from .morphable.model import FaceModel, ibug_edges
+
 
 def setup_notebook() -> None:
     """Plotly output for notebooks: the JupyterLab mime type plus embedded plotly.js, so the
@@ -147,24 +147,24 @@ class FaceExplorer:
     """
 
     def __init__(self, model: FaceModel, n_shape: int = 4, n_exp: int = 4, size: int = 120):
-        import ipywidgets as W
+        import ipywidgets as widgets
 
         self.model, self.size = model, size
         self.sliders = {}
         for i in range(min(n_shape, model.n_shape)):
-            self.sliders[f"shape{i}"] = W.FloatSlider(0.0, min=-3, max=3, step=0.1, description=f"shape {i}")
+            self.sliders[f"shape{i}"] = widgets.FloatSlider(0.0, min=-3, max=3, step=0.1, description=f"shape {i}")
         for i in range(min(n_exp, model.n_exp)):
-            self.sliders[f"exp{i}"] = W.FloatSlider(0.0, min=-3, max=3, step=0.1, description=f"exp {i}")
+            self.sliders[f"exp{i}"] = widgets.FloatSlider(0.0, min=-3, max=3, step=0.1, description=f"exp {i}")
         for k, lim in (("yaw", 90), ("pitch", 60), ("roll", 60)):
-            self.sliders[k] = W.FloatSlider(0.0, min=-lim, max=lim, step=1, description=f"{k} (deg)")
+            self.sliders[k] = widgets.FloatSlider(0.0, min=-lim, max=lim, step=1, description=f"{k} (deg)")
         V, L = self._geometry()
         self.figure = mesh_figure(V, model.triangles, self._colors(), landmarks=L, widget=True)
         self.figure.update_layout(height=420, width=460)
-        self.image = W.Image(format="png", width=240, height=240)
+        self.image = widgets.Image(format="png", width=240, height=240)
         self._update_image()
         for s in self.sliders.values():
             s.observe(self._on_change, names="value")
-        self.widget = W.HBox([W.VBox(list(self.sliders.values())), self.figure, self.image])
+        self.widget = widgets.HBox([widgets.VBox(list(self.sliders.values())), self.figure, self.image])
 
     def coefficients(self):
         """(K_s,), (K_e,) coefficients (mm) of the current slider state."""
@@ -190,22 +190,22 @@ class FaceExplorer:
     def _geometry(self):
         import torch
 
-        from . import geometry as G
+        from . import geometry
         a_s, a_e = self.coefficients()
         V = self.model.vertices(a_s, a_e)
-        R = G.euler_to_matrix(torch.tensor(self.angles(), dtype=torch.float64)).numpy()
+        R = geometry.euler_to_matrix(torch.tensor(self.angles(), dtype=torch.float64)).numpy()
         V = (V.astype(np.float64) @ R.T).astype(np.float32)
         return V, V[self.model.landmarks]
 
     def render(self) -> np.ndarray:
         """The current face rendered into a (size, size, 3) float crop in [0, 1]."""
-        from . import render as R
+        from . import render
         V, _ = self._geometry()
         scale = 0.75 * self.size / float(np.ptp(self.model.mean[:, 1]))
         img_v = np.stack([V[:, 0] * scale + self.size / 2, self.size / 2 - (V[:, 1] - 5) * scale,
                           V[:, 2] * scale], 1)
-        return R.render(img_v, self.model.triangles, self._colors(), self.size, self.size,
-                        lighting=R.Lighting(), background=(0.15, 0.15, 0.2)).image
+        return render.render(img_v, self.model.triangles, self._colors(), self.size, self.size,
+                        lighting=render.Lighting(), background=(0.15, 0.15, 0.2)).image
 
     def _update_image(self):
         import cv2

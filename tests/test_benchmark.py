@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from m3lrn_lib import paths
 from m3lrn_lib.benchmark import TABLES, build_report, evaluate_network, to_markdown
 from m3lrn_lib.benchmark.evaluate import gt_vertices
 from m3lrn_lib.benchmark.runner import open_test_set, run
@@ -15,7 +16,7 @@ from m3lrn_lib.morphable import load_face_model
 from m3lrn_lib.nn import M3LRN, M3LRNConfig
 from m3lrn_lib.predict import Predictor, save_state_dict
 
-PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper" / "m3lrn_paper.txt"
+PAPER = paths.shared_dir() / "paper" / "m3lrn_paper.txt"
 
 
 def tiny(preset, seed=0):
@@ -117,8 +118,7 @@ def test_runner_cli_writes_json_and_markdown(tmp_path, capsys):
 
 
 def test_run_accepts_networks_and_a_data_folder_with_test_split(tmp_path):
-    from m3lrn_lib.data.writer import SAMPLE_DIR
-    rep = run([("net", tiny("m2fa"))], data=SAMPLE_DIR, out_dir=None, max_faces=2, florence_subjects=0,
+    rep = run([("net", tiny("m2fa"))], data=paths.sample_dir(), out_dir=None, max_faces=2, florence_subjects=0,
               protocols=False, log=None)
     row = rep["tables"]["1_original"]["rows"][1]
     assert row["checkpoint"] == "net" and len(row["ours"]) == 4

@@ -10,7 +10,7 @@ from m3lrn_lib.benchmark import figures as BF
 from m3lrn_lib.benchmark import speed as S
 from m3lrn_lib.benchmark import to_json, to_markdown
 from m3lrn_lib.benchmark.runner import open_test_set, run
-from m3lrn_lib.exercises import _REGISTRY, _load_all
+from m3lrn_lib.course.exercises import _REGISTRY, _load_all
 from m3lrn_lib.morphable import load_face_model
 from m3lrn_lib.nn import M3LRN, M3LRNConfig
 

@@ -1,4 +1,4 @@
-"""Notebook 01 in JupyterLab in headless Chromium (m3lrn_lib.labcheck), and its failure modes.
+"""Notebook 01 in JupyterLab in headless Chromium (m3lrn_lib.course.labcheck), and its failure modes.
 
 The real-browser test needs Debian's ``chromium`` (``python3 tasks.py test`` installs it when run
 as root) and Playwright's Python package (the ``dev`` extra). ``M3LRN_BROWSER=skip`` skips it,
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from m3lrn_lib import labcheck
+from m3lrn_lib import paths
+from m3lrn_lib.course import labcheck
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = paths.source_root()
 
 
 def test_notebook01_in_a_real_browser():
@@ -30,7 +31,7 @@ def test_notebook01_in_a_real_browser():
         assert (out / f"{name}.png").stat().st_size > 1000, name
     left = subprocess.run(["pgrep", "-f", "m3lrn-lab-"], capture_output=True, text=True).stdout.strip()
     assert left == "", f"JupyterLab or its kernel was left running: {left}"
-    assert (ROOT / "notebooks" / "01_3dmm_basics.ipynb").read_text().count('"outputs": []') > 0, \
+    assert (paths.notebooks_dir() / "01_3dmm_basics.ipynb").read_text().count('"outputs": []') > 0, \
         "the repository's notebook must stay without outputs"
 
 

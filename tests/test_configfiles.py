@@ -1,10 +1,10 @@
-"""The generic configuration machinery (m3lrn_lib.configfiles) on a small stand-alone dataclass tree:
+"""The generic configuration machinery (m3lrn_lib.train.configfiles) on a small stand-alone dataclass tree:
 closest-key errors, coercion of command-line text, extends chains with cycle detection, TOML round trip."""
 from dataclasses import dataclass, field
 
 import pytest
 
-from m3lrn_lib import configfiles as cf
+from m3lrn_lib.train import configfiles
 
 
 class MyError(ValueError):
@@ -38,30 +38,30 @@ class Cfg:
 
 
 def _set(cfg, key, value):
-    cf.set_key(cfg, key, value, candidates=cf.section_keys(cfg), error=MyError)
+    configfiles.set_key(cfg, key, value, candidates=configfiles.section_keys(cfg), error=MyError)
 
 
 def _build(data, base, source):
     cfg = base if base is not None else Cfg()
-    return cf.overlay(cfg, data, _set, candidates=cf.section_keys(cfg), error=MyError, source=source)
+    return configfiles.overlay(cfg, data, _set, candidates=configfiles.section_keys(cfg), error=MyError, source=source)
 
 
 def _apply(cfg, overrides):
-    return cf.apply_overrides(cfg, overrides, _set, error=MyError)
+    return configfiles.apply_overrides(cfg, overrides, _set, error=MyError)
 
 
 def _load(name, folder, overrides=()):
-    return cf.load_preset(name, overrides, folder=folder, build=_build, apply=_apply, error=MyError)
+    return configfiles.load_preset(name, overrides, folder=folder, build=_build, apply=_apply, error=MyError)
 
 
 def test_keys_and_closest_key_error():
-    assert cf.section_keys(Cfg()) == ["run.seed", "run.tag", "optim.lr", "optim.epochs", "optim.nesterov",
+    assert configfiles.section_keys(Cfg()) == ["run.seed", "run.tag", "optim.lr", "optim.epochs", "optim.nesterov",
                                       "optim.milestones", "optim.name"]
-    keys = cf.section_keys(Cfg())
+    keys = configfiles.section_keys(Cfg())
     for key, near in [("optim.lrr", "optim.lr"), ("optm.lr", "optim.lr"), ("epoch", "optim.epochs")]:
-        err = cf.closest_key_error(key, keys, error=MyError)
+        err = configfiles.closest_key_error(key, keys, error=MyError)
         assert isinstance(err, MyError) and str(err) == f"unknown config key {key!r}; did you mean {near!r}?"
-    assert str(cf.closest_key_error("zzzzzz", keys, what="thing")) == "unknown thing 'zzzzzz'"
+    assert str(configfiles.closest_key_error("zzzzzz", keys, what="thing")) == "unknown thing 'zzzzzz'"
     with pytest.raises(MyError, match="did you mean 'run.seed'"):
         _apply(Cfg(), ["run.sed=3"])
     with pytest.raises(MyError, match="section.key=value"):
@@ -74,7 +74,7 @@ def test_keys_and_closest_key_error():
     ("9,12", [1], [9, 12]), ("[4, 7]", [1], [4, 7]), ("[]", [1], []), ("a, 2.5, true", [1], ["a", 2.5, True]),
     ("/x/y", "s", "/x/y")])
 def test_coercion_from_command_line(text, default, expected):
-    value = cf.coerce("k", text, default, error=MyError)
+    value = configfiles.coerce("k", text, default, error=MyError)
     assert value == expected and type(value) is type(expected)
 
 
@@ -82,17 +82,18 @@ def test_coercion_from_command_line(text, default, expected):
                                            (True, 0), (True, 0.5), (7, [1])])
 def test_coercion_errors(text, default):
     with pytest.raises(MyError, match="cannot use"):
-        cf.coerce("k", text, default, error=MyError)
+        configfiles.coerce("k", text, default, error=MyError)
 
 
 def test_coercion_options():
-    assert cf.coerce("k", " 'abc' ", "s", loose_str=True) == "abc" and cf.coerce("k", 3, "s", loose_str=True) == "3"
-    assert cf.coerce("k", 1.0, False) is True
+    assert configfiles.coerce("k", " 'abc' ", "s", loose_str=True) == "abc"
+    assert configfiles.coerce("k", 3, "s", loose_str=True) == "3"
+    assert configfiles.coerce("k", 1.0, False) is True
     with pytest.raises(ValueError, match="^k: cannot use 1.0 as a bool$"):
-        cf.coerce("k", 1.0, False, bool_from_float=False, message="{key}: cannot use {value!r} as a {kind}")
+        configfiles.coerce("k", 1.0, False, bool_from_float=False, message="{key}: cannot use {value!r} as a {kind}")
     with pytest.raises(ValueError):
-        cf.coerce("k", "5.0", 0, int_text_as_float=False)
-    assert cf.coerce("k", " 5 ", 0, int_text_as_float=False) == 5
+        configfiles.coerce("k", "5.0", 0, int_text_as_float=False)
+    assert configfiles.coerce("k", " 5 ", 0, int_text_as_float=False) == 5
 
 
 def test_extends_chain_and_cycle(tmp_path):
@@ -101,7 +102,7 @@ def test_extends_chain_and_cycle(tmp_path):
     sub = tmp_path / "sub"
     sub.mkdir()
     (sub / "leaf.toml").write_text('extends = "../mid.toml"\n[optim]\nepochs = 4\n')
-    assert cf.list_presets(tmp_path) == ["base", "mid"]
+    assert configfiles.list_presets(tmp_path) == ["base", "mid"]
     cfg = _load(sub / "leaf.toml", tmp_path, ["optim.nesterov=on"])
     assert (cfg.optim.lr, cfg.optim.epochs, cfg.run.seed, cfg.optim.nesterov) == (0.5, 4, 3, True)
     assert _load("mid", tmp_path) == _load(tmp_path / "mid.toml", tmp_path)
@@ -121,12 +122,12 @@ def test_extends_chain_and_cycle(tmp_path):
 
 def test_to_toml_round_trip(tmp_path):
     cfg = _apply(Cfg(), ["optim.lr=0.025", "optim.milestones=2,3", "run.tag=a \"q\" b", "optim.nesterov=true"])
-    text = cf.to_toml(cfg, header="two\nlines", derived={"steps": 12, "none": None, "big": float("inf")})
+    text = configfiles.to_toml(cfg, header="two\nlines", derived={"steps": 12, "none": None, "big": float("inf")})
     assert text.startswith("# two\n# lines\n") and "[derived]" in text and "none" not in text
     f = tmp_path / "saved.toml"
     f.write_text(text)
     assert _load(f, tmp_path) == cfg
-    assert cf.to_dict(cfg)["optim"]["milestones"] == [2, 3]
-    assert cf.toml_value(float("nan")) == "nan" and cf.toml_value([1, "a", False]) == '[1, "a", false]'
+    assert configfiles.to_dict(cfg)["optim"]["milestones"] == [2, 3]
+    assert configfiles.toml_value(float("nan")) == "nan" and configfiles.toml_value([1, "a", False]) == '[1, "a", false]'
     with pytest.raises(MyError, match="cannot write"):
-        cf.toml_value({1, 2}, error=MyError)
+        configfiles.toml_value({1, 2}, error=MyError)

@@ -1,8 +1,8 @@
 """Notebook 02's exercise checkers accept right answers and reject wrong ones."""
 import numpy as np
 
+from m3lrn_lib.course.exercises import check
 from m3lrn_lib.data import sample_datasets
-from m3lrn_lib.exercises import check
 
 
 def test_nb02_answers():

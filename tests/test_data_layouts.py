@@ -11,8 +11,17 @@ import scipy.io
 import torch
 
 from m3lrn_lib import geometry as G
-from m3lrn_lib.data import (AFLW2000Dataset, DatasetError, ThreeDDFADataset, W300LPDataset, detect_layout,
-                            euler_from_pose_para, open_dataset, pose_para_from_params, sample_datasets)
+from m3lrn_lib.data import (
+    AFLW2000Dataset,
+    DatasetError,
+    ThreeDDFADataset,
+    W300LPDataset,
+    detect_layout,
+    euler_from_pose_para,
+    open_dataset,
+    pose_para_from_params,
+    sample_datasets,
+)
 from m3lrn_lib.data.crop import box_from_landmarks, points_to_crop
 from m3lrn_lib.data.layouts import matrix_from_pose_para
 from m3lrn_lib.morphable import load_face_model

@@ -11,9 +11,17 @@ import scipy.io
 import torch
 
 from m3lrn_lib import geometry as G
-from m3lrn_lib.data import (AFLW2000Dataset, DatasetError, FaceSynthesizer, SAMPLE_COUNTS, SAMPLE_DIR,
-                            ThreeDDFADataset, generate, sample_datasets)
-from m3lrn_lib.data import writer
+from m3lrn_lib import paths
+from m3lrn_lib.data import (
+    SAMPLE_COUNTS,
+    AFLW2000Dataset,
+    DatasetError,
+    FaceSynthesizer,
+    ThreeDDFADataset,
+    generate,
+    sample_datasets,
+    writer,
+)
 from m3lrn_lib.morphable import load_face_model
 
 N_TRAIN, N_TEST = 12, 8
@@ -135,7 +143,7 @@ def test_any_model_without_albedo(tmp_path, model):
     assert np.abs(rec - f.landmarks).max() < 1e-3
 
 
-SFM = Path("/work/shared/reference/sfm")
+SFM = paths.sfm_dir()
 
 
 @pytest.mark.skipif(not SFM.is_dir(), reason="Surrey Face Model not available")
@@ -153,9 +161,9 @@ def test_real_model(tmp_path):
 def test_shipped_sample():
     train, test = sample_datasets()
     assert len(train) == SAMPLE_COUNTS["n_train"] and len(test) == SAMPLE_COUNTS["n_test"]
-    size = sum(p.stat().st_size for p in SAMPLE_DIR.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in paths.sample_dir().rglob("*") if p.is_file())
     assert size <= 4 * 2 ** 20, f"data/sample is {size / 2 ** 20:.2f} MiB"
-    man = json.loads((SAMPLE_DIR / "manifest.json").read_text())
+    man = json.loads((paths.sample_dir() / "manifest.json").read_text())
     assert man["seed"] == SAMPLE_COUNTS["seed"]
     yaw = np.abs(np.degrees(test.poses[:, 0]))
     assert (yaw > 60).any() and (yaw <= 30).mean() > 0.4

@@ -6,8 +6,16 @@ import torch
 from torch.utils.data import default_collate
 
 from m3lrn_lib import geometry as G
-from m3lrn_lib.data import (ColorJitter, Compose, FaceSwap, RandomHorizontalFlip, ToTensor, face_swap,
-                            sample_datasets, to_sample)
+from m3lrn_lib.data import (
+    ColorJitter,
+    Compose,
+    FaceSwap,
+    RandomHorizontalFlip,
+    ToTensor,
+    face_swap,
+    sample_datasets,
+    to_sample,
+)
 
 
 @pytest.fixture(scope="module")

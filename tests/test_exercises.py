@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from m3lrn_lib import geometry as G
-from m3lrn_lib.exercises import check, list_exercises
+from m3lrn_lib import geometry, paths
+from m3lrn_lib.course.exercises import check, list_exercises
 from m3lrn_lib.morphable import face_proportions, load_face_model
 
 
@@ -18,11 +18,11 @@ def test_nb01_answers(monkeypatch):
     model = load_face_model()
     iod = face_proportions(model.mean[model.landmarks])["interocular"]
     assert check("01.1", iod) and not check("01.1", iod + 5)
-    p = torch.cat([G.make_pose(math.radians(35), math.radians(-12), math.radians(8), 0.5, 60, 60),
+    p = torch.cat([geometry.make_pose(math.radians(35), math.radians(-12), math.radians(8), 0.5, 60, 60),
                    torch.zeros(1, 50)], 1)
     assert check("01.2", [35, -12, 8], params=p) and not check("01.2", [-35, -12, 8], params=p)
     assert check("01.3", (54, 30)) and not check("01.3", (48, 30))
-    pose = G.make_pose(0.3, 0.1, 0.0, 0.42, 60, 60)
+    pose = geometry.make_pose(0.3, 0.1, 0.0, 0.42, 60, 60)
     assert check("01.4", 0.42, pose=pose) and not check("01.4", 1.0, pose=pose)
     assert not check("01.1", None)
     monkeypatch.setenv("M3LRN_SOLUTIONS", "1")
@@ -39,8 +39,8 @@ def test_nb02_answers():
     from m3lrn_lib.data import sample_datasets
     train, _ = sample_datasets(split=("train", "test"))
     s = train[0]
-    raw = G.unwhiten(s["target"], torch.as_tensor(train.param_mean), torch.as_tensor(train.param_std))
-    yaw = math.degrees(float(G.params_to_euler(raw[None])[0, 0]))
+    raw = geometry.unwhiten(s["target"], torch.as_tensor(train.param_mean), torch.as_tensor(train.param_std))
+    yaw = math.degrees(float(geometry.params_to_euler(raw[None])[0, 0]))
     ctx = dict(z=s["target"], mean=train.param_mean, std=train.param_std)
     assert check("02.2", yaw, **ctx) and not check("02.2", yaw + 10, **ctx)
     assert check("02.1", 1280 * 62 + 62) and not check("02.1", 1280 * 62)
@@ -49,9 +49,8 @@ def test_nb02_answers():
 
 def _notebook_answer_keys():
     import re
-    from pathlib import Path
     keys = set()
-    for nb in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")):
+    for nb in sorted(paths.notebooks_dir().glob("*.ipynb")):
         keys |= {f"{a}.{b}" for a, b in re.findall(r"answer_(\d\d)_(\d+) = None\b", nb.read_text())}
     return keys
 
@@ -69,7 +68,7 @@ def test_every_notebook_exercise_has_a_solution():
 def test_teacher_copy(tmp_path):
     import nbformat
 
-    from m3lrn_lib.exercises import teacher_copy
+    from m3lrn_lib.course.exercises import teacher_copy
     solution = {e.key: e for e in list_exercises()}["01.3"].solution.strip()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# tiny"),
@@ -96,6 +95,6 @@ def test_cli_list_shows_solutions():
     # run as `python -m`, the module is `__main__`: it must still see the registered exercises
     import subprocess
     import sys
-    out = subprocess.run([sys.executable, "-m", "m3lrn_lib.exercises", "list"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "m3lrn_lib.course.exercises", "list"], capture_output=True, text=True,
                          check=True).stdout
     assert "01.1  " in out and "solution: float(np.linalg.norm(" in out

@@ -1,18 +1,18 @@
 """The embedded model, the model file format, and the real-model readers."""
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from m3lrn_lib import geometry as G
-from m3lrn_lib.morphable import (DEFAULT_MODEL_PATH, IBUG_MIRROR, FaceModel, FaceModelError,
-                                 face_proportions, load_face_model)
+from m3lrn_lib import paths
+from m3lrn_lib.morphable import IBUG_MIRROR, FaceModel, FaceModelError, face_proportions, load_face_model
 from m3lrn_lib.morphable.embedded import build_embedded_model
 from m3lrn_lib.morphable.readers import load_bfm_3ddfa
 
-SFM = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "sfm"
+SFM = paths.sfm_dir()
+SHIPPED_MODEL = paths.shipped_face_model()
 needs_sfm = pytest.mark.skipif(not (SFM / "sfm_shape_3448.bin").is_file(),
                                reason=f"the Surrey Face Model is not at {SFM}")
 
@@ -28,9 +28,9 @@ def test_shipped_model_is_recreated_bit_for_bit(tmp_path):
     import sys
     out = tmp_path / "face_model.npz"
     subprocess.run([sys.executable, "-m", "m3lrn_lib.morphable", "build", "--out", str(out)], check=True,
-                   cwd=Path(__file__).resolve().parents[1])
-    assert out.read_bytes() == DEFAULT_MODEL_PATH.read_bytes()
-    assert DEFAULT_MODEL_PATH.stat().st_size <= 5_000_000
+                   cwd=tmp_path)
+    assert out.read_bytes() == SHIPPED_MODEL.read_bytes()
+    assert SHIPPED_MODEL.stat().st_size <= 5_000_000
 
 
 def test_embedded_model_structure(model):
@@ -238,3 +238,38 @@ def test_surrey_without_blendshapes(tmp_path):
         (tmp_path / f).symlink_to(SFM / f)
     with pytest.raises(FaceModelError, match="blendshape"):
         load_face_model(tmp_path)
+
+
+# ----------------------------------------------------------------------------- same bytes on any CPU
+def test_stable_float32_rounds_to_a_grid_that_survives_noise():
+    from m3lrn_lib.morphable.embedded import stable_float32
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(10000) * 0.02
+    noisy = x * (1 + 1e-14 * rng.standard_normal(x.size))  # ~BLAS-kernel noise
+    a, b = stable_float32(x, ("abs", 22)), stable_float32(noisy, ("abs", 22))
+    assert a.dtype == np.float32 and a.tobytes() == b.tobytes()
+    assert np.abs(a - x).max() <= 2.0 ** -23
+    s = np.abs(x) * 1e3 + 1.0
+    assert stable_float32(s, ("rel", 16)).tobytes() == stable_float32(s * (1 + 1e-14), ("rel", 16)).tobytes()
+    # odd symmetric (mirror symmetry survives) and every zero is +0.0
+    assert np.array_equal(stable_float32(-x, ("abs", 22)), -a)
+    z = stable_float32(np.array([-1e-17, 0.0, 1e-17]), ("abs", 22))
+    assert z.tobytes() == np.zeros(3, np.float32).tobytes()
+    with pytest.raises(ValueError, match="finer than float32"):
+        stable_float32(np.array([1000.0 + 2.0 ** -20]), ("abs", 22))
+
+
+def test_orientation_pins_component_signs(model):
+    from m3lrn_lib.morphable.embedded import DEFAULT_SEED, ORIENTATION, orient
+    B = model.shape_basis.astype(np.float64)
+    assert np.array_equal(orient(-B, ORIENTATION["shape"], DEFAULT_SEED), B)
+    with pytest.raises(ValueError, match="orientation signs"):
+        orient(B[:, :3], ORIENTATION["shape"], DEFAULT_SEED)
+
+
+def test_face_model_setting_that_points_at_nothing(monkeypatch, tmp_path):
+    from m3lrn_lib.paths import PathSettingError
+    missing = tmp_path / "nothing.npz"
+    monkeypatch.setenv("M3LRN_FACE_MODEL", str(missing))
+    with pytest.raises(PathSettingError, match=f"M3LRN_FACE_MODEL={missing}: no such file"):
+        load_face_model()

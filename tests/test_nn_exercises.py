@@ -1,11 +1,11 @@
 """Exercise checkers of notebooks 03 (M2FA) and 04 (LGS, losses)."""
-import os
 
 import pytest
 import torch
 
-from m3lrn_lib.exercise_sets.nb04 import example_alphas
-from m3lrn_lib.exercises import check, list_exercises
+from m3lrn_lib import paths
+from m3lrn_lib.course.exercise_sets.nb04 import example_alphas
+from m3lrn_lib.course.exercises import check, list_exercises
 from m3lrn_lib.morphable import load_face_model
 
 torch.set_num_threads(2)
@@ -36,6 +36,6 @@ def test_nb04_answers(monkeypatch):
         check("04.2", 10.0, terms=terms)
 
 
-@pytest.mark.skipif(not os.path.isdir("/work/shared/reference/sfm"), reason="Surrey Face Model not available")
+@pytest.mark.skipif(not paths.sfm_dir().is_dir(), reason=f"the Surrey Face Model is not at {paths.sfm_dir()}")
 def test_nb04_other_model():
-    assert check("04.3", 46, model="/work/shared/reference/sfm")
+    assert check("04.3", 46, model=str(paths.sfm_dir()))

@@ -4,8 +4,17 @@ import math
 import pytest
 import torch
 
-from m3lrn_lib.nn import (LossWeights, loss_3dmm, loss_3dmm_lmk, loss_geometry, loss_lmk, smooth_l1, target_mask,
-                          total_loss, wing_loss)
+from m3lrn_lib.nn import (
+    LossWeights,
+    loss_3dmm,
+    loss_3dmm_lmk,
+    loss_geometry,
+    loss_lmk,
+    smooth_l1,
+    target_mask,
+    total_loss,
+    wing_loss,
+)
 
 torch.set_num_threads(2)
 

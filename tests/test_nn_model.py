@@ -5,12 +5,12 @@ import os
 import pytest
 import torch
 
-from m3lrn_lib import geometry as G
+from m3lrn_lib import geometry, paths
 from m3lrn_lib.morphable import load_face_model
 from m3lrn_lib.nn import M3LRN, PRESETS, M3LRNConfig, count_parameters, default_param_stats, parameter_table
 
 torch.set_num_threads(2)
-SFM = "/work/shared/reference/sfm"
+SFM = str(paths.sfm_dir())
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +24,13 @@ def images(b=2, seed=0):
 
 def gt_batch(model, b=2, seed=0, net=None):
     g = torch.Generator().manual_seed(seed)
-    P = G.make_pose((torch.rand(b, generator=g) - 0.5) * 2, (torch.rand(b, generator=g) - 0.5) * 0.5, 0.0,
+    P = geometry.make_pose((torch.rand(b, generator=g) - 0.5) * 2, (torch.rand(b, generator=g) - 0.5) * 0.5, 0.0,
                     0.6, 60.0, 65.0)
     raw = torch.cat([P, torch.randn(b, model.n_shape, generator=g) * torch.as_tensor(model.shape_std),
                      torch.randn(b, model.n_exp, generator=g) * torch.as_tensor(model.exp_std)], 1)
     mean, std = (net.param_mean, net.param_std) if net is not None else default_param_stats(model)
-    return {"target": G.whiten(raw, mean, std), "landmarks": G.project_to_crop(model, raw, landmarks_only=True)}
+    return {"target": geometry.whiten(raw, mean, std),
+            "landmarks": geometry.project_to_crop(model, raw, landmarks_only=True)}
 
 
 def grad_norm(module):
@@ -76,10 +77,10 @@ def test_output_contract(fm):
     assert out["params"].shape == (3, 62) and out["z"].shape == (3, 1280) and out["pose"].shape == (3, 3)
     assert out["lmk_coarse"].shape == out["lmk_refined"].shape == (3, 68, 3)
     assert torch.allclose(out["params_raw"], out["params"] * net.param_std + net.param_mean)
-    assert torch.allclose(out["lmk_coarse"], G.project_to_crop(fm, out["params_raw"], landmarks_only=True))
-    assert torch.allclose(out["pose"], G.params_to_euler(out["params_raw"]))
+    assert torch.allclose(out["lmk_coarse"], geometry.project_to_crop(fm, out["params_raw"], landmarks_only=True))
+    assert torch.allclose(out["pose"], geometry.params_to_euler(out["params_raw"]))
     # dense output = Eq. 1-2 from the unwhitened parameters, in the crop image frame
-    want = G.to_image(G.reconstruct_vertices(fm, out["params_raw"]))
+    want = geometry.to_image(geometry.reconstruct_vertices(fm, out["params_raw"]))
     assert out["vertices"].shape == (3, fm.n_vertices, 3) and torch.allclose(out["vertices"], want, atol=1e-3)
     assert torch.allclose(out["vertices"][:, fm.landmarks], out["lmk_coarse"], atol=1e-2)
     assert not torch.equal(out["lmk_refined"], out["lmk_coarse"])  # refined landmarks are returned

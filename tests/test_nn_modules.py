@@ -3,8 +3,17 @@ import pytest
 import torch
 from torch import nn
 
-from m3lrn_lib.nn import (LGS, M2FA, ExtraMLPHeads, MobileNetV2, ParamHeads, build_backbone, hidden_for_budget,
-                          shape_walkthrough, target_mask)
+from m3lrn_lib.nn import (
+    LGS,
+    M2FA,
+    ExtraMLPHeads,
+    MobileNetV2,
+    ParamHeads,
+    build_backbone,
+    hidden_for_budget,
+    shape_walkthrough,
+    target_mask,
+)
 
 torch.set_num_threads(2)
 

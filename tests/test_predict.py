@@ -11,10 +11,28 @@ import torch
 
 from m3lrn_lib.morphable import load_face_model
 from m3lrn_lib.nn import M3LRN, M3LRNConfig
-from m3lrn_lib.predict import (Face, InputError, NetworkLoadError, Predictor, load_image, load_network,
-                               obj_bytes, parse_box, ply_bytes, sample_colors, save_state_dict, to_rgb8,
-                               variant_of)
-from m3lrn_lib.predict.__main__ import main as cli
+from m3lrn_lib.predict import (
+    Face,
+    InputError,
+    NetworkLoadError,
+    Predictor,
+    load_image,
+    load_network,
+    obj_bytes,
+    parse_box,
+    ply_bytes,
+    sample_colors,
+    save_state_dict,
+    to_rgb8,
+    variant_of,
+)
+from m3lrn_lib.predict.__main__ import main as predict_main
+
+
+def cli(argv):
+    """The command line as ``python -m m3lrn_lib.predict`` runs it (user errors -> exit status 2)."""
+    from m3lrn_lib.cli import run_main
+    return run_main(predict_main, argv)
 
 
 def tiny(preset="full", seed=0):

@@ -2,7 +2,7 @@
 import nbformat
 import pytest
 
-from m3lrn_lib import suite
+from m3lrn_lib.course import suite
 
 
 def _notebook(path, code):

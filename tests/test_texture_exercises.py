@@ -3,10 +3,18 @@ helpers for real photos (face_input / predict_texture) with their input checks."
 import numpy as np
 import pytest
 
-from m3lrn_lib.exercises import check, list_exercises
+from m3lrn_lib.course.exercises import check, list_exercises
 from m3lrn_lib.morphable import load_face_model
-from m3lrn_lib.texture import (GeneratorConfig, TextureGenerator, face_input, fit_texture, predict_texture,
-                               texel_normals, template_texture, uv_layout_mask)
+from m3lrn_lib.texture import (
+    GeneratorConfig,
+    TextureGenerator,
+    face_input,
+    fit_texture,
+    predict_texture,
+    template_texture,
+    texel_normals,
+    uv_layout_mask,
+)
 from m3lrn_lib.texture.synth import TexturedFaceGenerator, TextureSynthConfig
 
 

@@ -6,9 +6,19 @@ import pytest
 import torch
 
 from m3lrn_lib.morphable import load_face_model
-from m3lrn_lib.texture.checkpoint import TextureCheckpointError, export_generator, load_file, load_generator
-from m3lrn_lib.texture.gan import (SUPPORTED_UV_SIZES, DiscriminatorConfig, GeneratorConfig, PatchDiscriminator,
-                                   TextureGenerator, lr_factor, lsgan_d_loss, lsgan_g_loss, template_texture, to_unit)
+from m3lrn_lib.texture.checkpoint import TextureCheckpointError, export_generator, load_generator, load_texture_file
+from m3lrn_lib.texture.gan import (
+    SUPPORTED_UV_SIZES,
+    DiscriminatorConfig,
+    GeneratorConfig,
+    PatchDiscriminator,
+    TextureGenerator,
+    lr_factor,
+    lsgan_d_loss,
+    lsgan_g_loss,
+    template_texture,
+    to_unit,
+)
 
 S = 32
 
@@ -137,10 +147,10 @@ def test_checkpoint_round_trip_and_refusals(tmp_path, model, tpl):
         load_generator(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(TextureCheckpointError, match="not a readable checkpoint"):
-        load_file(tmp_path / "junk.pt")
+        load_texture_file(tmp_path / "junk.pt")
     torch.save({"format": "something-else"}, tmp_path / "other.pt")
     with pytest.raises(TextureCheckpointError, match="not a texture-GAN checkpoint"):
-        load_file(tmp_path / "other.pt")
+        load_texture_file(tmp_path / "other.pt")
     # a no-template checkpoint for the same size loads as that variant
     g2 = _gen(tpl, "no_template")
     export_generator(_state(g2, model), tmp_path / "nt.pt")

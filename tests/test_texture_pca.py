@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 
 from m3lrn_lib.morphable import FaceModelError, load_face_model
-from m3lrn_lib.texture.pca_fit import (fit_texture, fit_texture_to_image, light_prior, sh_basis, texel_normals,
-                                       uv_albedo_basis)
+from m3lrn_lib.texture.pca_fit import (
+    fit_texture,
+    fit_texture_to_image,
+    light_prior,
+    sh_basis,
+    texel_normals,
+    uv_albedo_basis,
+)
 from m3lrn_lib.texture.synth import TexturedFaceGenerator, TextureSynthConfig, uv_layout_mask
 
 S = 32

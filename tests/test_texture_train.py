@@ -7,7 +7,7 @@ import torch
 
 from m3lrn_lib.morphable import load_face_model
 from m3lrn_lib.texture import __main__ as cli
-from m3lrn_lib.texture.checkpoint import load_file, load_generator
+from m3lrn_lib.texture.checkpoint import load_generator, load_texture_file
 from m3lrn_lib.texture.config import ConfigError, list_presets, load_texture_config, to_toml
 from m3lrn_lib.texture.synth import make_pairs
 from m3lrn_lib.texture.train import TextureTrainer, read_log, synth_config
@@ -52,7 +52,7 @@ def test_presets_and_overrides(tmp_path):
 
 
 def _weights(path):
-    return load_file(path)["generator"]
+    return load_texture_file(path)["generator"]
 
 
 def test_resume_is_exact(tmp_path, model, data):
@@ -61,7 +61,7 @@ def test_resume_is_exact(tmp_path, model, data):
     TextureTrainer(full, resume=None, model=model, train_data=data[0], val_data=data[1], log=None).fit()
     cut = load_texture_config("smoke", base + [f"run.out_dir={tmp_path / 'cut'}", "run.max_steps=5"])
     s1 = TextureTrainer(cut, model=model, train_data=data[0], val_data=data[1], log=None).fit()
-    assert s1["step"] == 5 and load_file(tmp_path / "cut" / "last.pt")["epoch"] == 1  # saved at the epoch end
+    assert s1["step"] == 5 and load_texture_file(tmp_path / "cut" / "last.pt")["epoch"] == 1  # saved at the epoch end
     again = load_texture_config("smoke", base + [f"run.out_dir={tmp_path / 'cut'}"])
     tr = TextureTrainer(again, model=model, train_data=data[0], val_data=data[1], log=None)
     assert tr.resumed_from is not None and (tr.epoch, tr.step) == (1, 4)
@@ -95,9 +95,10 @@ def test_cli_train_evaluate_and_errors(tmp_path, capsys):
     rows = json.loads((tmp_path / "e.json").read_text())["rows"]
     assert {r["method"] for r in rows} == {"template", "pca_fit", "gan", "pca_oracle"}
     assert all(0 <= r["l1_all"] < 0.5 and r["psnr_all"] > 5 for r in rows)
-    assert cli.main(["train", "--config", "smoke", "optim.lrr=1"]) == 2
+    from m3lrn_lib.cli import run_main
+    assert run_main(cli.main, ["train", "--config", "smoke", "optim.lrr=1"]) == 2
     assert "did you mean 'optim.lr'" in capsys.readouterr().err
-    assert cli.main(["evaluate", "--generator", f"x={tmp_path / 'nope.pt'}"]) == 2
+    assert run_main(cli.main, ["evaluate", "--generator", f"x={tmp_path / 'nope.pt'}"]) == 2
     assert cli.main(["presets"]) == 0 and "smoke" in capsys.readouterr().out
 
 

@@ -2,9 +2,14 @@
 the lr schedule and the command line's configuration errors."""
 import pytest
 
+from m3lrn_lib.cli import run_main as cli_run
 from m3lrn_lib.train import ConfigError, list_presets, load_config, to_toml
-from m3lrn_lib.train.__main__ import main as cli
+from m3lrn_lib.train.__main__ import main as cli_main
 from m3lrn_lib.train.schedule import effective_lr, lr_at, lr_curve, scaled_lr, steps_per_epoch
+
+
+def cli(argv):
+    return cli_run(cli_main, argv)
 
 
 def test_paper_preset_is_the_papers_schedule():
@@ -26,7 +31,7 @@ def test_cpu_preset_uses_linear_scaling():
     c = load_config("cpu")
     assert c.run.device == "cpu" and c.optim.scale_lr
     assert effective_lr(c.optim) == pytest.approx(0.08 * c.optim.batch_size / 1024)
-    # the course schedule's one change to Eq. 7: lambda_1 = 20 (configs/cpu.toml says why); lambda_2..4 as the paper
+    # the course schedule's one change to Eq. 7: lambda_1 = 20 (m3lrn_lib/presets/cpu.toml says why); lambda_2..4 as the paper
     assert c.loss.w_3dmm == 20 and (c.loss.w_lmk, c.loss.w_3dmm_lmk, c.loss.w_g) == (0.03, 0.02, 0.001)
     assert c.optim.milestones == [c.optim.epochs - 1]
     c64 = load_config("cpu", ["optim.batch_size=64"])

@@ -22,8 +22,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from m3lrn_lib.train import Trainer, load_config, read_log, to_toml
-from m3lrn_lib.train import checkpoint as C
+from m3lrn_lib.train import Trainer, checkpoint, load_config, read_log, to_toml
 from m3lrn_lib.train.engine import freeze_batchnorm
 
 OVERRIDES = ["run.threads=1", "model.preset=full", "data.subset=32", "augment.face_swap=0", "data.test=none",
@@ -90,7 +89,7 @@ def test_torchrun_cli_two_processes(tmp_path):
     assert r.returncode == 0, r.stdout[-1500:] + r.stderr[-3000:]
     assert r.stdout.count("run 'smoke'") == 1  # rank 0 prints, logs and saves
     assert "(4 per process x 2)" in r.stdout
-    st = C.load_file(out / "last.pt")
+    st = checkpoint.load_file(out / "last.pt")
     assert st["world_size"] == 2 and st["progress"]["step"] == 2  # 16 samples / global batch 8
     assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.toml", "last.pt", "log.jsonl"]
     assert [x["step"] for x in read_log(out / "log.jsonl") if x["kind"] == "step"] == [1, 2]

@@ -1,5 +1,5 @@
 """Trainer details: the NaN guard skips and counts, augmentation does not depend on the number of
-DataLoader workers, CSV logs and the plot helper, the autocast wrapper of the backbone."""
+DataLoader workers, CSV logs and the plot helper, autocast around the forward pass, a constructor that writes nothing."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,9 +8,6 @@ import torch  # noqa: E402
 
 from conftest import smoke_config as tiny  # noqa: E402
 from m3lrn_lib.train import Trainer, plot_log, read_log  # noqa: E402
-from m3lrn_lib.train.engine import _autocast_forward  # noqa: E402
-
-
 
 
 def test_nan_guard_skips_and_counts(tmp_path):
@@ -55,30 +52,44 @@ def test_close_stops_the_loader_workers(tmp_path):
     assert len(next(iter(tr.loader))["image"]) > 0  # a new iteration starts new workers
 
 
-def test_autocast_wrapper_keeps_state_dict_and_float32():
-    from m3lrn_lib.nn import MobileNetV2
-    net = MobileNetV2(0.25).eval()
-    keys = list(net.state_dict())
+def test_autocast_runs_only_the_backbone_in_reduced_precision():
+    """Under torch.autocast (the trainer's context around its forward pass) the backbone runs in
+    bf16, its features come back as float32 and everything after it stays float32; the network's
+    forward is not patched (state dict and forward unchanged)."""
+    from m3lrn_lib.morphable import load_face_model
+    from m3lrn_lib.nn import M3LRN, M3LRNConfig
+    net = M3LRN(load_face_model(), M3LRNConfig(width_mult=0.25)).eval()
+    keys, forward = list(net.state_dict()), net.forward
     x = torch.randn(2, 3, 120, 120)
     with torch.no_grad():
         ref = net(x)
-        _autocast_forward(net, "cpu", torch.bfloat16)
-        y = net(x)
-    assert list(net.state_dict()) == keys and y.dtype == torch.float32
-    assert torch.allclose(y, ref, atol=0.1, rtol=0.1) and not torch.equal(y, ref)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = net(x)
+            z_bf16 = net.backbone(x)
+    assert list(net.state_dict()) == keys and net.forward == forward and "forward" not in vars(net)
+    assert z_bf16.dtype == torch.bfloat16
+    assert all(y[k].dtype == torch.float32 for k in ("z", "params", "params_raw", "lmk_coarse", "lmk_refined", "pose"))
+    assert torch.allclose(y["z"], ref["z"], atol=0.1, rtol=0.1) and not torch.equal(y["z"], ref["z"])
+
+
+def test_constructor_writes_nothing(tmp_path):
+    tr = Trainer(tiny(tmp_path, "data.workers=0"))
+    assert not tr.out_dir.exists() and tr.log is None
+    tr.save()
+    assert sorted(p.name for p in tr.out_dir.iterdir()) == ["config.toml", "last.pt", f"log.{tr.cfg.run.log_format}"]
 
 
 def test_loader_targets_are_consistent_with_the_landmarks(tmp_path):
     """A training batch (colour jitter, flip and face swap on): the whitened targets un-whiten to
     the batch's parameters with the network's own statistics, and those parameters project to the
     batch's landmarks (Eq. 1-2) -- so L_3DMM and L_lmk supervise the same face."""
-    from m3lrn_lib import geometry as G
+    from m3lrn_lib import geometry
     tr = Trainer(tiny(tmp_path, "data.workers=0", "augment.face_swap=1.0", "augment.flip=0.5"))
     tr.sampler.set_epoch(0)
     b = next(iter(tr.loader))
     mean, std = tr.net.param_mean.cpu().float(), tr.net.param_std.cpu().float()
     assert torch.equal(mean, torch.as_tensor(tr.samples.param_mean, dtype=torch.float32))
     assert torch.equal(std, torch.as_tensor(tr.samples.param_std, dtype=torch.float32))
-    assert (G.unwhiten(b["target"], mean, std) - b["params"]).abs().max() < 1e-4
-    lm = G.project_to_crop(tr.net.face_model, b["params"].double(), landmarks_only=True)
+    assert (geometry.unwhiten(b["target"], mean, std) - b["params"]).abs().max() < 1e-4
+    lm = geometry.project_to_crop(tr.net.face_model, b["params"].double(), landmarks_only=True)
     assert (lm[..., :2].float() - b["landmarks"][..., :2]).norm(dim=-1).max() < 1e-3

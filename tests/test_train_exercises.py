@@ -1,7 +1,7 @@
 """Exercise checkers of notebook 05 (training schedule, linear scaling, resume position)."""
 import pytest
 
-from m3lrn_lib.exercises import check, list_exercises
+from m3lrn_lib.course.exercises import check, list_exercises
 
 
 def test_registry_has_notebook_05():

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from m3lrn_lib import geometry as G
-from m3lrn_lib import render as R
+from m3lrn_lib import geometry, render
 from m3lrn_lib.morphable import load_face_model
 from m3lrn_lib.nn import M3LRN
 from m3lrn_lib.train import TrainSettings, evaluate, make_loader, train
@@ -18,14 +17,14 @@ class RenderedFaces(torch.utils.data.Dataset):
     def __init__(self, model, n=8, seed=0):
         g = torch.Generator().manual_seed(seed)
         yaw = (torch.rand(n, generator=g) - 0.5) * 2.0
-        P = G.make_pose(yaw, torch.zeros(n), torch.zeros(n), 0.5, 60.0, 58.0)
+        P = geometry.make_pose(yaw, torch.zeros(n), torch.zeros(n), 0.5, 60.0, 58.0)
         shp = torch.randn(n, 40, generator=g) * torch.as_tensor(model.shape_std)
         self.params = torch.cat([P, shp, torch.zeros(n, 10)], 1)
         self.mean, self.std = self.params.mean(0), self.params.std(0) + 1e-3
-        self.lmk = G.project_to_crop(model, self.params, landmarks_only=True)
-        V = G.project_to_crop(model, self.params).numpy()
-        self.images = torch.stack([torch.as_tensor(R.render(v, model.triangles, model.albedo_mean, 120, 120,
-                                                            lighting=R.Lighting()).image).permute(2, 0, 1)
+        self.lmk = geometry.project_to_crop(model, self.params, landmarks_only=True)
+        V = geometry.project_to_crop(model, self.params).numpy()
+        self.images = torch.stack([torch.as_tensor(render.render(v, model.triangles, model.albedo_mean, 120, 120,
+                                                            lighting=render.Lighting()).image).permute(2, 0, 1)
                                    for v in V]) * 255
         self.images = (self.images - 127.5) / 128
 
@@ -34,7 +33,7 @@ class RenderedFaces(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         return {"image": self.images[i], "target": (self.params[i] - self.mean) / self.std,
-                "landmarks": self.lmk[i], "pose": G.params_to_euler(self.params[i:i + 1])[0],
+                "landmarks": self.lmk[i], "pose": geometry.params_to_euler(self.params[i:i + 1])[0],
                 "box": torch.tensor([0.0, 0, 120, 120])}
 
 

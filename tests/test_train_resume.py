@@ -8,8 +8,7 @@ import textwrap
 
 import torch
 
-from m3lrn_lib.train import Trainer, load_config, read_log, to_toml
-from m3lrn_lib.train import checkpoint as C
+from m3lrn_lib.train import Trainer, checkpoint, load_config, read_log, to_toml
 
 KILL_AT = 10  # steps; checkpoints every 3 steps and at epoch ends (6, 12): resume from step 9, mid-epoch 2
 
@@ -43,7 +42,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
         Trainer(load_config({str(cfg_file)!r}), callbacks=[kill]).fit()
         """, tmp_path)
     assert killed.returncode == -9, killed.stderr[-2000:]
-    st = C.load_file(tmp_path / "run" / "last.pt")["progress"]
+    st = checkpoint.load_file(tmp_path / "run" / "last.pt")["progress"]
     assert st["step"] == 9 and st["epoch"] == 1 and st["batch_in_epoch"] == 3
     assert max(r["step"] for r in read_log(tmp_path / "run" / "log.jsonl")) == KILL_AT
 
@@ -52,8 +51,8 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed at step 9" in resumed.stdout
 
-    a = C.load_file(ref.out_dir / "last.pt")
-    b = C.load_file(tmp_path / "run" / "last.pt")
+    a = checkpoint.load_file(ref.out_dir / "last.pt")
+    b = checkpoint.load_file(tmp_path / "run" / "last.pt")
     assert a["progress"]["step"] == b["progress"]["step"] == 12
     worst = max(float((a["model"][k].double() - b["model"][k].double()).abs().max())
                 for k in a["model"] if torch.is_tensor(a["model"][k]) and a["model"][k].is_floating_point())

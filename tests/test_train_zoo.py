@@ -7,8 +7,7 @@ import pytest
 
 from m3lrn_lib.morphable import load_face_model
 from m3lrn_lib.nn import M3LRN
-from m3lrn_lib.train import CheckpointError, load_checkpoint, load_config
-from m3lrn_lib.train import checkpoint as C
+from m3lrn_lib.train import CheckpointError, checkpoint, load_checkpoint, load_config
 from m3lrn_lib.train.zoo import MAX_BYTES, ZOO, load_zoo_model, main
 
 
@@ -22,8 +21,8 @@ def test_zoo_command_tiny(tmp_path, capsys):
     for name, (preset, _) in ZOO.items():
         f = out / f"{name}.pt"
         assert f.stat().st_size == index[name]["bytes"] <= MAX_BYTES
-        obj = C.load_file(f)
-        assert obj["format"] == C.WEIGHTS_FORMAT and obj["dtype"] == "float16" and obj["wall_time_s"] > 0
+        obj = checkpoint.load_file(f)
+        assert obj["format"] == checkpoint.WEIGHTS_FORMAT and obj["dtype"] == "float16" and obj["wall_time_s"] > 0
         assert obj["config"]["model"]["preset"] == preset and obj["zoo_name"] == name
         assert any(r["kind"] == "eval" for r in obj["log"]) and obj["metrics"]["nme_all"] > 0
         assert load_config(out / f"{name}.toml").model.preset == preset
@@ -34,5 +33,6 @@ def test_zoo_command_tiny(tmp_path, capsys):
         load_checkpoint(out / "baseline.pt", M3LRN(load_face_model(), "full"))
     with pytest.raises(FileNotFoundError, match="python -m m3lrn_lib.train.zoo --only full"):
         load_zoo_model("full", tmp_path / "nothing")
-    assert main(["--out", str(out), "--only", "fulll"]) == 2
+    from m3lrn_lib import cli
+    assert cli.run_main(main, ["--out", str(out), "--only", "fulll"]) == 2
     assert "unknown zoo entries" in capsys.readouterr().err

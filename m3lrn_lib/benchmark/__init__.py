@@ -1,4 +1,4 @@
-"""Benchmark runner (issue 6): the paper's Tables 1-10 and S2 with our measured numbers beside
+"""Benchmark runner: the paper's Tables 1-10 and S2 with our measured numbers beside
 the printed ones.
 
 - :mod:`.paper_tables` -- every printed number of the paper (:data:`TABLES`).

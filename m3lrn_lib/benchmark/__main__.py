@@ -3,42 +3,84 @@
 Evaluates each checkpoint on an AFLW2000-3D-layout test set (default: the shipped synthetic
 sample; point ``--data`` at a real AFLW2000-3D folder to use it) and writes ``benchmark.json``
 and ``benchmark.md``: the paper's Tables 1-10 and S2 with our numbers beside the printed ones.
+
+Every argument is checked before any network is loaded or anything written (``--out`` must be
+a writable folder or creatable in one); a bad one is a one-line ``error:`` message, exit status 2.
 """
 from __future__ import annotations
 
-import argparse
 import sys
+from pathlib import Path
+
+from .. import cli
+from ..errors import UserError
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m m3lrn_lib.benchmark", description=__doc__.split("\n\n")[1])
+def build_parser() -> cli.ArgumentParser:
+    ap = cli.ArgumentParser(prog="python -m m3lrn_lib.benchmark", description=__doc__.split("\n\n")[1])
     ap.add_argument("--checkpoint", action="append", required=True, metavar="[LABEL=]PATH",
                     help="a checkpoint (trainer or state-dict file); repeat for several variants")
     ap.add_argument("--data", default=None, help="AFLW2000-3D-layout folder (default: data/sample/test, synthetic)")
     ap.add_argument("--out", default="build/benchmark", help="output folder (default build/benchmark)")
-    ap.add_argument("--device", default=None, help="cpu or cuda (default: CUDA when available)")
-    ap.add_argument("--max-faces", type=int, default=None, help="use only the first N test images")
+    ap.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
+    ap.add_argument("--max-faces", type=int, default=None, help="use only the first N (>= 1) test images")
     ap.add_argument("--florence-subjects", type=int, default=4,
                     help="synthetic Florence subjects, 15 renders each (0 skips Table 10)")
     ap.add_argument("--no-protocols", action="store_true", help="skip Table 9's ICP protocols (faster)")
-    args = ap.parse_args(argv)
-    from ..data import DatasetError
+    return ap
+
+
+def _checkpoints(values) -> list:
+    cks = []
+    for c in values:
+        label, sep, path = c.partition("=")
+        src = path if sep and label else c
+        ck = Path(src)
+        cli.require(ck.is_file(), "--checkpoint", f"{ck}: file not found",
+                  "give a .pt written by the trainer or save_state_dict, e.g. data/checkpoints/baseline.pt")
+        cli.require(ck.stat().st_size > 0, "--checkpoint", f"{ck} is an empty file", "re-download or re-train it")
+        cks.append((label, path) if sep and label else c)
+    return cks
+
+
+def main(argv=None) -> int:
+    """The command line; user errors are printed as one line and give 2 (also when called directly)."""
+    return cli.run_main(_main, argv)
+
+
+def _main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from ..cli import check_output_folder
     from ..predict import NetworkLoadError
+    from ..predict.predictor import check_device
+
+    cli.require(args.max_faces is None or args.max_faces >= 1, "--max-faces", f"must be >= 1, got {args.max_faces}",
+              "omit it to use every test image")
+    cli.require(args.florence_subjects >= 0, "--florence-subjects", f"must be >= 0, got {args.florence_subjects}",
+              "0 skips Table 10")
+    try:
+        device = check_device(args.device)
+    except UserError:
+        raise cli.bad_argument("--device", f"unknown device {args.device!r}", "use cpu, cuda or cuda:N") from None
+    if device is not None and device.type == "cuda":
+        import torch
+        cli.require(torch.cuda.is_available(), "--device", f"{args.device!r} requested but no CUDA GPU is available",
+                  "use --device cpu")
+    cks = _checkpoints(args.checkpoint)
+    if args.data is not None and args.data != "default":
+        cli.require(Path(args.data).is_dir(), "--data", f"{args.data}: folder not found",
+                  "give an AFLW2000-3D-layout folder, or omit it for the shipped sample")
+    check_output_folder(args.out, "--out")
     from .runner import run
 
-    cks = []
-    for c in args.checkpoint:
-        label, sep, path = c.partition("=")
-        cks.append((label, path) if sep and label else c)
     try:
         report = run(cks, args.data, args.out, args.device, args.max_faces, args.florence_subjects,
                      not args.no_protocols)
-    except (NetworkLoadError, DatasetError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except NetworkLoadError as exc:
+        raise UserError(str(exc), subject="--checkpoint", hint="give a checkpoint of this package's M3LRN") from None
     print(report["banner"])
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run_main(main))

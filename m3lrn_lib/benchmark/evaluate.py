@@ -25,9 +25,8 @@ import time
 import numpy as np
 import torch
 
-from .. import geometry as G
-from .. import metrics as M
-from .. import protocols as P
+from .. import geometry, metrics
+from ..protocols import florence_benchmark, protocol1_nme, protocol2_nme
 
 __all__ = ["data_kind", "evaluate_network", "gt_vertices"]
 
@@ -45,11 +44,11 @@ def data_kind(dataset) -> str:
 def gt_vertices(model, params_img, height: float) -> np.ndarray:
     """Ground-truth dense mesh (N, 3) in the image frame from image-frame parameters (D,)."""
     p = torch.as_tensor(np.asarray(params_img, np.float64)[None])
-    return G.to_image(G.reconstruct_vertices(model, p), float(height))[0].numpy()
+    return geometry.to_image(geometry.reconstruct_vertices(model, p), float(height))[0].numpy()
 
 
 def _bins(nme, yaw) -> dict:
-    r = M.nme_by_yaw(nme, yaw)
+    r = metrics.nme_by_yaw(nme, yaw)
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
 
 
@@ -86,29 +85,29 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
         boxes = dataset.boxes[lo:lo + len(imgs)].astype(np.float64)
         r = predictor.predict_crops(imgs, boxes)
         lmk.append(r["landmarks"])
-        lmk_c.append(M.points_to_image(r["lmk_coarse"], boxes))
+        lmk_c.append(metrics.points_to_image(r["lmk_coarse"], boxes))
         pose.append(np.degrees(r["pose"]))
         if with_params:
             for j, i in enumerate(idx):
                 if dataset.params_img[i] is None:
                     continue
                 gv = gt_vertices(model, dataset.params_img[i], imgs[j].shape[0])
-                p1.append(P.protocol1_nme(r["vertices_image"][j], gv, model.landmarks))
-                p2.append(P.protocol2_nme(r["vertices_image"][j], gv, model.landmarks))
+                p1.append(protocol1_nme(r["vertices_image"][j], gv, model.landmarks))
+                p2.append(protocol2_nme(r["vertices_image"][j], gv, model.landmarks))
         if log:
             log(f"  {min(n, lo + batch_images)}/{n} images")
     lmk, lmk_c, pose = np.concatenate(lmk), np.concatenate(lmk_c), np.concatenate(pose)
     gt = dataset.landmarks_img[:n]
     yaw = np.degrees(dataset.pose_para[:n, 1])  # bins by the annotation's own yaw (Pose_Para)
     gt_pose = np.degrees(dataset.poses[:n])
-    keep = M.pose_keep_mask(np.degrees(dataset.pose_para[:n, :3]))
-    nme, nme_c = M.nme_2d(lmk, gt), M.nme_2d(lmk_c, gt)
+    keep = metrics.pose_keep_mask(np.degrees(dataset.pose_para[:n, :3]))
+    nme, nme_c = metrics.nme_2d(lmk, gt), metrics.nme_2d(lmk_c, gt)
     out = {
         "n": int(n),
         "nme68": _bins(nme, yaw),
         "nme68_coarse": _bins(nme_c, yaw),
-        "nme21": _bins(M.nme_aflw21(lmk, M.aflw21_from_68(gt)), yaw),
-        "pose": {**M.pose_mae(pose[keep], gt_pose[keep], limit=math.inf), "dropped": int((~keep).sum())},
+        "nme21": _bins(metrics.nme_aflw21(lmk, metrics.aflw21_from_68(gt)), yaw),
+        "pose": {**metrics.pose_mae(pose[keep], gt_pose[keep], limit=math.inf), "dropped": int((~keep).sum())},
         "protocol1": {"nme": float(np.mean(p1) * 100), "n": len(p1)} if p1 else None,
         "protocol2": {"nme": float(np.mean(p2) * 100), "n": len(p2)} if p2 else None,
         "florence": None,
@@ -116,10 +115,11 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
     if florence_subjects and predictor.dense:
         if log:
             log(f"  synthetic Florence: {florence_subjects} subjects x 15 views")
-        fl = P.florence_benchmark(predictor.predict_boxes, model, florence_subjects)
+        fl = florence_benchmark(predictor.predict_boxes, model, florence_subjects)
         out["florence"] = {k: fl[k] for k in ("rmse", "by_yaw", "by_pitch", "n_views")}
     out["seconds"] = round(time.perf_counter() - t0, 2)
     if keep_arrays:
-        out["arrays"] = {"landmarks": lmk[..., :2], "landmarks_coarse": lmk_c[..., :2], "gt": np.asarray(gt)[..., :2], "nme": nme,
-                         "nme_coarse": nme_c, "yaw": yaw, "pose": pose, "gt_pose": gt_pose}
+        out["arrays"] = {"landmarks": lmk[..., :2], "landmarks_coarse": lmk_c[..., :2],
+                         "gt": np.asarray(gt)[..., :2], "nme": nme, "nme_coarse": nme_c, "yaw": yaw,
+                         "pose": pose, "gt_pose": gt_pose}
     return out

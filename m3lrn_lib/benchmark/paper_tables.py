@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..metrics import YAW_BINS
+
 __all__ = ["PaperRow", "PaperTable", "TABLES", "BINS", "POSE_COLS", "table"]
 
-BINS = ("0 to 30", "30 to 60", "60 to 90", "All")
+#: The NME columns as the paper prints them: "0 to 30", "30 to 60", "60 to 90", "All".
+BINS = (*(f"{lo:g} to {hi:g}" for lo, hi in YAW_BINS), "All")
 POSE_COLS = ("Yaw", "Pitch", "Roll", "Mean")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 
+from ..metrics import BIN_NAMES
 from .paper_tables import TABLES, PaperTable
 
 __all__ = ["build_report", "to_markdown", "to_json", "DASH", "NA"]
@@ -27,7 +28,7 @@ def _ours_values(t: PaperTable, res: dict):
     m = t.measure
     if m in ("nme68", "nme21"):
         r = res.get(m)
-        return None if r is None else [r.get("[0,30]"), r.get("(30,60]"), r.get("(60,90]"), r.get("All")]
+        return None if r is None else [*(r.get(b) for b in BIN_NAMES), r.get("All")]
     if m == "pose":
         r = res.get("pose")
         return None if r is None else [r["yaw"], r["pitch"], r["roll"], r["mean"]]

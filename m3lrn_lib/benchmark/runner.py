@@ -15,14 +15,14 @@ def open_test_set(path=None):
     split, 100 faces), ``"default"`` (the default synthetic test set of 2000 faces, generated into
     ``data/generated`` on first use, about a minute), a folder (one holding a ``test/`` subfolder,
     like ``data/sample``, means that subfolder), or an already open dataset (returned as is)."""
+    from .. import paths
     from ..data import AFLW2000Dataset, default_datasets
-    from ..data.writer import SAMPLE_DIR
 
     if hasattr(path, "landmarks_img") and hasattr(path, "paths"):
         return path
     if isinstance(path, str) and path == "default":
         return default_datasets(split=("test",))[0]
-    root = Path(path) if path is not None else SAMPLE_DIR / "test"
+    root = Path(path) if path is not None else paths.sample_dir() / "test"
     if (root / "test").is_dir() and not any(root.glob("*.mat")):
         root = root / "test"
     return AFLW2000Dataset(root)
@@ -45,8 +45,15 @@ def run(checkpoints, data=None, out_dir="build/benchmark", device=None, max_face
     test set ``data`` (see :func:`open_test_set`); write ``benchmark.json`` and ``benchmark.md`` to
     ``out_dir`` (None: write nothing); return the report. With ``keep_arrays`` the report also holds
     ``per_face`` {label: per-face arrays of :func:`evaluate_network`} (never written to JSON)."""
+    from ..errors import UserError
     from ..predict import Predictor, variant_of
 
+    if max_faces is not None and (int(max_faces) != max_faces or max_faces < 1):
+        raise UserError(f"must be an integer >= 1, got {max_faces!r}", subject="max_faces",
+                        hint="None uses every test image")
+    if int(florence_subjects) != florence_subjects or florence_subjects < 0:
+        raise UserError(f"must be an integer >= 0, got {florence_subjects!r}", subject="florence_subjects",
+                        hint="0 skips Table 10")
     ds = open_test_set(data)
     n = len(ds) if max_faces is None else min(max_faces, len(ds))
     results, per_face = [], {}

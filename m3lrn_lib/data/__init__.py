@@ -1,4 +1,4 @@
-"""Data (issue 3): readers of the real layouts, the synthetic generator, augmentations.
+"""Data: readers of the real layouts, the synthetic generator, augmentations.
 
 - :mod:`.crop` -- crop policies (benchmark: from landmarks; inference: from a detector box)
   and the maps of points / parameters between an image and its 120x120 crop.
@@ -6,6 +6,8 @@
   layouts; :func:`open_dataset` detects the layout.
 - :mod:`.synth` / :mod:`.writer` -- synthetic faces from any morphable model, written as a
   3DDFA-layout training set and an AFLW2000-3D-layout test set (``python -m m3lrn_lib.data``).
+- :mod:`.prior` -- faces drawn from the priors and framed like the training crops, without
+  rendering (unlimited parameter / landmark pairs).
 - :mod:`.transforms` -- colour jitter, horizontal flip, ``ToTensor``; :mod:`.faceswap` -- the
   paper's face-swap augmentation (batched, CPU or CUDA); :mod:`.figures` -- notebook plots.
 
@@ -16,15 +18,33 @@ Quick use::
 """
 from __future__ import annotations
 
-from .crop import (CROP_SIZE, box_from_detector, box_from_landmarks, crop_image, params_from_crop,
-                   params_to_crop, points_from_crop, points_to_crop)
+from .. import paths
+from .crop import (
+    CROP_SIZE,
+    box_from_detector,
+    box_from_landmarks,
+    crop_image,
+    params_from_crop,
+    params_to_crop,
+    points_from_crop,
+    points_to_crop,
+)
 from .faceswap import FaceSwap, face_swap
-from .writer import SAMPLE_COUNTS, SAMPLE_DIR, default_data_dir, generate
 from .io import DatasetError
-from .layouts import (AFLW2000Dataset, FaceDataset, ThreeDDFADataset, W300LPDataset, detect_layout,
-                      euler_from_pose_para, open_dataset, pose_para_from_params)
+from .layouts import (
+    AFLW2000Dataset,
+    FaceDataset,
+    ThreeDDFADataset,
+    W300LPDataset,
+    detect_layout,
+    euler_from_pose_para,
+    open_dataset,
+    pose_para_from_params,
+)
+from .prior import sample_prior_params
 from .synth import GENERATOR_VERSION, FaceSynthesizer, SynthConfig
 from .transforms import ColorJitter, Compose, RandomHorizontalFlip, ToTensor, to_sample
+from .writer import SAMPLE_COUNTS, default_data_dir, generate
 
 
 def _readers(folder, model, split, transform):
@@ -46,7 +66,7 @@ def sample_datasets(model=None, split=("train", "test"), transform=None):
         transform: raw-sample transform for the training split (the test split is never
             augmented).
     """
-    return _readers(SAMPLE_DIR, model, split, transform)
+    return _readers(paths.sample_dir(), model, split, transform)
 
 
 def default_datasets(model=None, n_train: int = 20000, n_test: int = 2000, workers: int = 2, seed: int = 0,
@@ -64,8 +84,9 @@ def default_datasets(model=None, n_train: int = 20000, n_test: int = 2000, worke
 __all__ = [
     "CROP_SIZE", "box_from_detector", "box_from_landmarks", "crop_image", "params_from_crop",
     "params_to_crop", "points_from_crop", "points_to_crop", "FaceSwap", "face_swap", "SAMPLE_COUNTS",
-    "SAMPLE_DIR", "default_data_dir", "generate", "DatasetError", "AFLW2000Dataset", "FaceDataset",
+    "default_data_dir", "generate", "DatasetError", "AFLW2000Dataset", "FaceDataset",
     "ThreeDDFADataset", "W300LPDataset", "detect_layout", "euler_from_pose_para", "open_dataset",
     "pose_para_from_params", "GENERATOR_VERSION", "FaceSynthesizer", "SynthConfig", "ColorJitter",
     "Compose", "RandomHorizontalFlip", "ToTensor", "to_sample", "sample_datasets", "default_datasets",
+    "sample_prior_params",
 ]

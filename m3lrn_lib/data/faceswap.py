@@ -16,8 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .. import geometry as G
-from .. import uv as U
+from .. import geometry, uv
 from ..morphable.model import FaceModel
 
 
@@ -34,10 +33,10 @@ def face_swap(images: torch.Tensor, verts_img: torch.Tensor, model: FaceModel, p
         (B, C, H, W) images; pixels outside the faces are unchanged.
     """
     B, C, H, W = images.shape
-    rasters = U.rasterize_batch(verts_img, model, H, W)
-    tex, vis = U.unwrap_texture_batch(images, verts_img, model, texture_size, rasters)
-    tex = U.fill_texture_holes(tex, vis, mirror=U.uv_is_mirror_symmetric(model))
-    out, mask = U.render_uv_texture_batch(verts_img, model, tex[perm.to(images.device)], images, rasters)
+    rasters = uv.rasterize_batch(verts_img, model, H, W)
+    tex, vis = uv.unwrap_texture_batch(images, verts_img, model, texture_size, rasters)
+    tex = uv.fill_texture_holes(tex, vis, mirror=uv.uv_is_mirror_symmetric(model))
+    out, mask = uv.render_uv_texture_batch(verts_img, model, tex[perm.to(images.device)], images, rasters)
     m = mask[:, None].to(images.dtype)
     inner = 1 - F.max_pool2d(1 - m, 3, stride=1, padding=1)  # mask eroded by one pixel
     alpha = F.avg_pool2d(inner, 3, stride=1, padding=1, count_include_pad=False) * m
@@ -73,7 +72,7 @@ class FaceSwap:
         perm = torch.randperm(len(idx), generator=self.generator)
         dev_idx = idx.to(images.device)
         params = batch["params"].to(images.device, torch.float32)[dev_idx]
-        verts = G.project_to_crop(self.model, params, H)
+        verts = geometry.project_to_crop(self.model, params, H)
         out = images.clone()
         out[dev_idx] = face_swap(images[dev_idx], verts, self.model, perm, self.texture_size)
         return {**batch, "image": out}

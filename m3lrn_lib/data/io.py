@@ -6,20 +6,18 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import tempfile
-from pathlib import Path
 
 import cv2
 import numpy as np
 import scipy.io
 
-from ..morphable.model import FaceModelError
+from ..errors import UserError
 from ..fileio import TMP_PREFIX, atomic_write_bytes, remove_temp_files  # noqa: F401 (re-exported)
+from ..morphable.model import FaceModelError
 from ..morphable.readers import safe_load_array_pickle
 
 
-
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset folder or file is missing, malformed or inconsistent (the message names it)."""
 
 

@@ -28,11 +28,15 @@ Every reader returns samples as in :mod:`m3lrn_lib.data.transforms` (``dataset[i
 exposes :meth:`FaceDataset.raw` (before the ``ToTensor`` step), ``param_mean`` /
 ``param_std`` (float32 (D,)). Bad input raises :class:`DatasetError` naming the file;
 ``skip_bad=True`` instead drops bad samples (images are then decoded up front) with a
-warning giving the count.
+warning giving the count. Bad samples are: missing or undecodable images, non-finite
+parameters, landmarks that are NaN/inf or degenerate (spanning under
+:data:`MIN_LANDMARK_EXTENT` px), and image-list entries that point outside the image root
+(``../../etc/passwd``, absolute paths).
 """
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -40,11 +44,18 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .. import geometry as G
+from .. import geometry
 from ..morphable import load_face_model
 from ..morphable.model import FaceModel
-from .crop import CROP_SIZE, LANDMARK_SCALE, LANDMARK_SHIFT, box_from_landmarks, crop_image, \
-    params_to_crop, points_to_crop
+from .crop import (
+    CROP_SIZE,
+    LANDMARK_SCALE,
+    LANDMARK_SHIFT,
+    box_from_landmarks,
+    crop_image,
+    params_to_crop,
+    points_to_crop,
+)
 from .io import DatasetError, load_array_pickle, load_mat, pickle_bytes, read_rgb
 from .transforms import to_sample
 
@@ -56,24 +67,24 @@ PARTS_DIR = ".parts"
 def matrix_from_pose_para(pose_para) -> np.ndarray:
     """(..., >=3) ``Pose_Para`` (pitch, yaw, roll, ...) -> (..., 3, 3) rotation matrices."""
     a = torch.as_tensor(np.asarray(pose_para, np.float64)[..., :3])
-    return G.euler_to_matrix(a[..., [1, 0, 2]]).transpose(-1, -2).numpy()
+    return geometry.euler_to_matrix(a[..., [1, 0, 2]]).transpose(-1, -2).numpy()
 
 
 def pose_para_angles(R) -> np.ndarray:
     """(..., 3, 3) rotations -> (..., 3) ``Pose_Para`` angles (pitch, yaw, roll)."""
-    e = G.matrix_to_euler(torch.as_tensor(np.asarray(R, np.float64)).transpose(-1, -2))
+    e = geometry.matrix_to_euler(torch.as_tensor(np.asarray(R, np.float64)).transpose(-1, -2))
     return e[..., [1, 0, 2]].numpy()
 
 
 def euler_from_pose_para(pose_para) -> np.ndarray:
     """(..., >=3) ``Pose_Para`` -> (..., 3) float32 radians (yaw, pitch, roll), our convention."""
-    return G.matrix_to_euler(torch.as_tensor(matrix_from_pose_para(pose_para))).numpy().astype(np.float32)
+    return geometry.matrix_to_euler(torch.as_tensor(matrix_from_pose_para(pose_para))).numpy().astype(np.float32)
 
 
 def pose_para_from_params(params) -> np.ndarray:
     """(D,) image-frame parameters -> (7,) ``Pose_Para`` (pitch, yaw, roll, tx, ty, tz, s)."""
     P = torch.as_tensor(np.asarray(params, np.float64)[:12].reshape(1, 3, 4))
-    s, R, t = G.pose_to_sRt(P)
+    s, R, t = geometry.pose_to_sRt(P)
     return np.concatenate([pose_para_angles(R[0].numpy()), t[0].numpy(), s.numpy()])
 
 
@@ -102,7 +113,7 @@ def aflw_mat_arrays(landmarks, params, box) -> dict:
         "Pose_Para": pose_para_from_params(p)[None],
         "roi": np.asarray(box, np.float64)[None],
         "m3lrn_params": p[None],
-        "m3lrn_pose": G.params_to_euler(P.reshape(1, 12)).numpy(),
+        "m3lrn_pose": geometry.params_to_euler(P.reshape(1, 12)).numpy(),
     }
 
 
@@ -143,7 +154,7 @@ def detect_layout(root) -> str:
     return next(iter(found))
 
 
-def open_dataset(root, **kwargs) -> "FaceDataset":
+def open_dataset(root, **kwargs) -> FaceDataset:
     """Open ``root`` with the reader of its detected layout (``kwargs`` go to the reader)."""
     cls = {"3ddfa": ThreeDDFADataset, "aflw2000": AFLW2000Dataset, "300wlp": W300LPDataset}
     return cls[detect_layout(root)](root, **kwargs)
@@ -262,8 +273,11 @@ class ThreeDDFADataset(FaceDataset):
                                f"lists {len(names)} images: the two must match line for line")
         image_root = Path(image_root) if image_root is not None else self.root
         paths = [image_root / n for n in names]
-        bad = {i: f"{p}: listed in {self.list_file.name} but the file does not exist"
-               for i, p in enumerate(paths) if not p.is_file()}
+        base = os.path.normpath(image_root)
+        bad = {i: f"{self.list_file}: line {i + 1} names {names[i]!r}, which lies outside {image_root}"
+               for i, p in enumerate(paths) if os.path.commonpath([base, os.path.normpath(p)]) != base}
+        bad.update({i: f"{p}: listed in {self.list_file.name} but the file does not exist"
+                    for i, p in enumerate(paths) if i not in bad and not p.is_file()})
         bad.update({int(i): f"{self.params_file}: row {i} holds NaN or inf"
                     for i in np.flatnonzero(~np.isfinite(z).all(1))})
         if skip_bad:
@@ -272,7 +286,7 @@ class ThreeDDFADataset(FaceDataset):
         self.paths = [paths[i] for i in keep]
         self.whitened = np.ascontiguousarray(z[keep], np.float32)
         params = torch.as_tensor(self.params_all(), dtype=torch.float64)
-        self.poses = G.params_to_euler(params).numpy().astype(np.float32) if len(params) else \
+        self.poses = geometry.params_to_euler(params).numpy().astype(np.float32) if len(params) else \
             np.zeros((0, 3), np.float32)
         rows = (3 * self.model.landmarks[:, None] + np.arange(3)).reshape(-1)
         self._lmk_mean = self.model.mean.reshape(-1)[rows].astype(np.float64)
@@ -319,14 +333,25 @@ class ThreeDDFADataset(FaceDataset):
                 "box": np.array([0, 0, CROP_SIZE, CROP_SIZE], np.float32), "index": i}
 
 
+#: Landmarks must span at least this many pixels in x and in y (a face box needs a size).
+MIN_LANDMARK_EXTENT = 1.0
+
+
 def _points(a, n, path, key):
-    """Reshape a landmark array stored as (k, n) or (n, k) into (n, k)."""
+    """Reshape a landmark array stored as (k, n) or (n, k) into (n, k), checked to be usable:
+    finite, and spanning at least :data:`MIN_LANDMARK_EXTENT` pixels in x and y."""
     a = np.asarray(a, np.float64)
     if a.ndim == 2 and a.shape[1] == n and a.shape[0] in (2, 3):
-        return a.T
-    if a.ndim == 2 and a.shape[0] == n and a.shape[1] in (2, 3):
-        return a
-    raise DatasetError(f"{path}: key {key!r} must be 2x{n}/3x{n} (or transposed), got shape {a.shape}")
+        a = a.T
+    elif not (a.ndim == 2 and a.shape[0] == n and a.shape[1] in (2, 3)):
+        raise DatasetError(f"{path}: key {key!r} must be 2x{n}/3x{n} (or transposed), got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise DatasetError(f"{path}: key {key!r} holds NaN or inf landmark coordinates")
+    extent = a[:, :2].max(0) - a[:, :2].min(0)
+    if (extent < MIN_LANDMARK_EXTENT).any():
+        raise DatasetError(f"{path}: key {key!r} is degenerate: its landmarks span {extent[0]:.3g} x "
+                           f"{extent[1]:.3g} px (all points equal or on a line)")
+    return a
 
 
 class _CroppedDataset(FaceDataset):

@@ -33,8 +33,7 @@ import cv2
 import numpy as np
 import torch
 
-from .. import geometry as G
-from .. import render as R
+from .. import geometry, render
 from ..morphable.model import FaceModel
 from .crop import CROP_SIZE, box_from_landmarks, params_from_crop, params_to_crop
 
@@ -225,10 +224,10 @@ class FaceSynthesizer:
         return np.clip(a.reshape(-1, 3) * tone * np.exp(rng.normal(0, 0.04, 3)), 0, 1)
 
     @staticmethod
-    def _lighting(rng) -> R.Lighting:
+    def _lighting(rng) -> render.Lighting:
         az, el = np.radians(rng.uniform(-75, 75)), np.radians(rng.uniform(-25, 60))
         cast = np.exp(rng.normal(0, 0.07, 3))
-        return R.Lighting(ambient=rng.uniform(0.25, 0.6) * cast,
+        return render.Lighting(ambient=rng.uniform(0.25, 0.6) * cast,
                           diffuse=rng.uniform(0.3, 0.8) * np.exp(rng.normal(0, 0.07, 3)),
                           direction=np.array([np.sin(az) * np.cos(el), np.sin(el), np.cos(az) * np.cos(el)]),
                           specular=rng.uniform(0, 0.3) if rng.random() < 0.6 else 0.0,
@@ -236,7 +235,7 @@ class FaceSynthesizer:
 
     def _params(self, rng, split, coef, angles, V):
         """Frame the face: (D,) float32 parameters in the output image's frame, and its (H, W)."""
-        Rm = G.euler_to_matrix(torch.as_tensor(angles)).numpy()
+        Rm = geometry.euler_to_matrix(torch.as_tensor(angles)).numpy()
         unit = np.concatenate([np.concatenate([Rm, np.zeros((3, 1))], 1).reshape(-1), coef])
         L = V[self.lmk] @ Rm.T  # view frame at 1 px/mm; image frame of a virtual height-0 image
         box0 = box_from_landmarks(np.stack([L[:, 0], -L[:, 1]], 1))
@@ -269,11 +268,11 @@ class FaceSynthesizer:
         lmk = verts[self.lmk].astype(np.float32)
         albedo, light = self._albedo(rng), self._lighting(rng)
         bg = self.bank.draw(rng, h, w, cfg.p_photo)
-        res = R.render(verts, m.triangles, albedo, h, w, lighting=light, background=bg / np.float32(255))
+        res = render.render(verts, m.triangles, albedo, h, w, lighting=light, background=bg / np.float32(255))
         img = res.image * np.float32(255)
         box = box_from_landmarks(lmk) if split == "test" else np.array([0, 0, w, h], np.float64)
         img = self._degrade(rng, img, res.mask, lmk, box[2] - box[0])
-        pose = G.params_to_euler(torch.as_tensor(params[None, :12].astype(np.float64))).numpy()[0]
+        pose = geometry.params_to_euler(torch.as_tensor(params[None, :12].astype(np.float64))).numpy()[0]
         return SynthFace(img, params, lmk, pose.astype(np.float32), box)
 
     def _degrade(self, rng, img, mask, lmk, face_side) -> np.ndarray:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from .. import geometry as G
+from .. import geometry
 from ..morphable.model import FaceModel
 
 _GRAY = np.array([0.299, 0.587, 0.114])
@@ -114,7 +114,7 @@ class RandomHorizontalFlip:
         out["landmarks"] = lm[self.model.landmark_mirror]
         if raw["has_target"]:
             p = torch.as_tensor(raw["params"], dtype=torch.float64)[None]
-            out["params"] = G.mirror_params(self.model, p, size)[0].numpy().astype(np.float32)
+            out["params"] = geometry.mirror_params(self.model, p, size)[0].numpy().astype(np.float32)
         out["pose"] = (raw["pose"] * np.array([-1, 1, -1])).astype(np.float32)
         return out
 

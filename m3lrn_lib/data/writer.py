@@ -29,24 +29,31 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from .. import paths
 from ..morphable import load_face_model
 from ..morphable.model import FaceModel
 from .crop import CROP_SIZE, params_to_crop
-from .io import (DatasetError, atomic_write_bytes, jpeg_bytes, load_array_pickle, mat_bytes, pickle_bytes,
-                 remove_temp_files)
+from .io import (
+    TMP_PREFIX,
+    DatasetError,
+    atomic_write_bytes,
+    jpeg_bytes,
+    load_array_pickle,
+    mat_bytes,
+    pickle_bytes,
+    remove_temp_files,
+)
 from .layouts import PARTS_DIR, aflw_mat_arrays, whitening_bytes, whitening_stats
 from .synth import GENERATOR_VERSION, FaceSynthesizer, SynthConfig
 
 CHUNK = 32
-REPO_DATA = Path(__file__).resolve().parents[2] / "data"
-SAMPLE_DIR = REPO_DATA / "sample"
 SAMPLE_COUNTS = {"n_train": 300, "n_test": 100, "seed": 2021}
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def default_data_dir() -> Path:
-    """Cache folder of generated sets: ``$M3LRN_DATA_DIR`` or ``<repo>/data/generated``."""
-    return Path(os.environ.get("M3LRN_DATA_DIR") or REPO_DATA / "generated")
+    """Cache folder of generated sets (:func:`m3lrn_lib.paths.generated_data_dir`)."""
+    return paths.generated_data_dir()
 
 
 def _spec(model: FaceModel, seed, n_train, n_test, cfg: SynthConfig) -> dict:
@@ -69,13 +76,24 @@ def _npy_bytes(a) -> bytes:
 _WORKER: dict = {}
 
 
-def _init_worker(model, cfg, seed, out):
+def _init_worker(model, cfg, seed, out, parent):
     import cv2
     import torch
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    _WORKER.update(synth=FaceSynthesizer(model, seed, cfg), out=Path(out))
+    _WORKER.update(synth=FaceSynthesizer(model, seed, cfg), out=Path(out), parent=parent)
+
+
+def _stop_if_orphaned() -> None:
+    """In a pool worker: exit at once when the parent is gone (SIGKILLed), instead of writing on.
+
+    ``parent`` is the pid of the process that made the pool (passed in, not read in the worker: a
+    worker that starts after its parent died would see its new parent).
+    """
+    parent = _WORKER.get("parent")
+    if parent is not None and os.getppid() != parent:
+        os._exit(3)
 
 
 def _run_chunk(job) -> int:
@@ -87,6 +105,7 @@ def write_chunk(synth: FaceSynthesizer, out: Path, split: str, chunk: int, lo: i
     d = out / split
     rows, crop_rows = [], []
     for i in range(lo, hi):
+        _stop_if_orphaned()
         f = synth.face(split, i)
         jpg = jpeg_bytes(f.image, synth.cfg.jpeg_quality)
         if split == "train":
@@ -108,7 +127,7 @@ def _pool(workers, model, cfg, seed, out):
     os.environ.update({k: "1" for k in _THREAD_VARS})
     try:
         clean = FaceModel(**{f.name: getattr(model, f.name) for f in fields(model)})  # no torch cache
-        return mp.get_context("spawn").Pool(workers, _init_worker, (clean, cfg, seed, str(out)))
+        return mp.get_context("spawn").Pool(workers, _init_worker, (clean, cfg, seed, str(out), os.getpid()))
     finally:
         for k, v in saved.items():
             if v is None:
@@ -138,6 +157,67 @@ def _finalize(d: Path, split: str, n: int, spec: dict, stats) -> None:
     shutil.rmtree(d / PARTS_DIR)
 
 
+#: What the generator writes in a split folder: a start-over (``resume=False``) deletes a folder
+#: only if it holds nothing else and its manifest (or an unfinished run's spec) proves it is a
+#: generated set.
+_GENERATED = {"train": ("images", "train.list", "param_all_norm.pkl", "param_whitening.pkl", "params.npy",
+                        "manifest.json", PARTS_DIR),
+              "test": ("params.npy", "param_whitening.pkl", "manifest.json", PARTS_DIR)}
+
+
+def _generated_split(d: Path, split: str) -> str | None:
+    """Why ``d`` is not a split folder this generator wrote (None when it is one)."""
+    if not d.is_dir():
+        return "is a file, not a folder"
+    proof = d / "manifest.json" if (d / "manifest.json").is_file() else d / PARTS_DIR / "spec.json"
+    try:
+        spec = json.loads(proof.read_text())
+    except (OSError, ValueError):
+        return "holds no manifest.json of a generated synthetic set"
+    if not isinstance(spec, dict) or "generator_version" not in spec or spec.get("split") != split:
+        return f"{proof.name} is not the manifest of a generated {split} split"
+    allowed = set(_GENERATED[split])
+    for p in d.iterdir():
+        if p.name.startswith(TMP_PREFIX) or p.name in allowed:
+            continue
+        if split == "test" and p.is_file() and p.name.startswith("image") and p.suffix in (".jpg", ".mat"):
+            continue
+        return f"holds {p.name}, which the generator does not write"
+    if split == "train" and (d / "images").is_dir():
+        other = next((p for p in (d / "images").iterdir()
+                      if not (p.suffix == ".jpg" or p.name.startswith(TMP_PREFIX))), None)
+        if other is not None:
+            return f"holds images/{other.name}, which the generator does not write"
+    return None
+
+
+def _read_manifest(path: Path) -> dict | None:
+    """A generator manifest at ``path`` (None when there is none); refuse any other file there."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = None
+    if not isinstance(data, dict) or "generator_version" not in data:
+        raise DatasetError(f"{path}: is not the manifest of a generated synthetic set; refusing to overwrite it "
+                           "(move it away or choose another output folder)")
+    return data
+
+
+def _remove_splits(out: Path, splits) -> None:
+    """Delete generated split folders of ``out``; refuse (naming one) before deleting any if a
+    folder is not a generated split or holds anything else."""
+    folders = [(out / s, s) for s in splits if (out / s).exists()]
+    for d, split in folders:
+        why = _generated_split(d, split)
+        if why is not None:
+            raise DatasetError(f"{d}: {why}; refusing to delete it to start over (move it away or choose "
+                               "another output folder)")
+    for d, _ in folders:
+        shutil.rmtree(d)
+
+
 def _diff(old: dict, new: dict) -> str:
     return ", ".join(f"{k}: {old.get(k)!r} vs {new.get(k)!r}" for k in sorted(new) if old.get(k) != new[k])
 
@@ -154,25 +234,30 @@ def generate(model: FaceModel | None = None, out_dir=None, n_train: int = 20000,
         seed: data-set seed; the same seed gives byte-identical files for any ``workers``.
         workers: worker processes (>= 1, spawned).
         resume: continue an interrupted run (a finished one returns at once); False
-            deletes the splits and starts over.
+            deletes the splits being generated and starts over -- only folders whose manifest
+            proves they are generated sets and that hold nothing else; anything else is
+            refused with a :class:`DatasetError` naming the folder.
         progress: show a tqdm progress bar.
     Returns:
         the manifest dict (also written to ``out_dir/manifest.json``).
     """
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise DatasetError(f"workers must be >= 1, got {workers}")
+    if min(int(n_train), int(n_test)) < 0:
+        raise DatasetError(f"face counts must be >= 0, got n_train={n_train}, n_test={n_test}")
     model = load_face_model() if model is None else model
     cfg = config or SynthConfig()
     out = Path(out_dir) if out_dir is not None else default_data_dir()
     spec = _spec(model, seed, n_train, n_test, cfg)
     top = out / "manifest.json"
     splits = {"train": int(n_train), "test": int(n_test)}
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"{out}: is a file, not a folder (choose another output folder)")
     if not resume:
-        for s in splits:
-            shutil.rmtree(out / s, ignore_errors=True)
-        top.unlink(missing_ok=True)
-    elif top.is_file():
-        old = json.loads(top.read_text())
+        _remove_splits(out, [s for s, n in splits.items() if n])  # a split with n = 0 is left alone
+        if _read_manifest(top) is not None:
+            top.unlink()
+    elif (old := _read_manifest(top)) is not None:
         if {k: old.get(k) for k in spec} == spec:
             return old
         raise DatasetError(f"{top}: this folder holds a different synthetic set ({_diff(old, spec)}); "
@@ -183,13 +268,16 @@ def generate(model: FaceModel | None = None, out_dir=None, n_train: int = 20000,
         if n == 0:
             continue
         if (d / "manifest.json").is_file():
-            old = json.loads((d / "manifest.json").read_text())
+            old = _read_manifest(d / "manifest.json")
             if old != split_spec:
                 raise DatasetError(f"{d / 'manifest.json'}: holds a different set ({_diff(old, split_spec)}); "
                                    "pass resume=False to overwrite it")
             shutil.rmtree(d / PARTS_DIR, ignore_errors=True)  # a run stopped right after finishing
             done += n
             continue
+        if d.exists() and not (d / PARTS_DIR).is_dir() and (not d.is_dir() or any(d.iterdir())):
+            raise DatasetError(f"{d}: exists and is not a generated {split} split (move it away or choose "
+                               "another output folder)")
         (d / PARTS_DIR).mkdir(parents=True, exist_ok=True)
         if split == "train":
             (d / "images").mkdir(exist_ok=True)

@@ -8,9 +8,8 @@ model is named by argument or by the environment variable ``M3LRN_FACE_MODEL``:
 - a ``.pkl`` in the 3DDFA/3DDFA_V2 BFM layout (``bfm_noneck_v3.pkl``);
 - any ``.npz`` written by :meth:`FaceModel.save`.
 """
-from .model import (IBUG_GROUPS, IBUG_MIRROR, N_LANDMARKS, FaceModel, FaceModelError,
-                    ibug_edges)
-from .loading import DEFAULT_MODEL_PATH, face_proportions, load_face_model
+from .loading import embedded_model_path, face_proportions, load_face_model
+from .model import IBUG_GROUPS, IBUG_MIRROR, IBUG_PARTS, N_LANDMARKS, FaceModel, FaceModelError, ibug_edges
 
-__all__ = ["FaceModel", "FaceModelError", "IBUG_GROUPS", "IBUG_MIRROR", "N_LANDMARKS",
-           "ibug_edges", "load_face_model", "DEFAULT_MODEL_PATH", "face_proportions"]
+__all__ = ["FaceModel", "FaceModelError", "IBUG_GROUPS", "IBUG_MIRROR", "IBUG_PARTS", "N_LANDMARKS",
+           "ibug_edges", "load_face_model", "embedded_model_path", "face_proportions"]

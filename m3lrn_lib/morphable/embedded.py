@@ -23,7 +23,17 @@ How it is built (notebook 01 walks through it):
 5. **Albedo**: a painted mean skin (lips, brows, eyes, cheeks) and a PCA basis over skin
    tone, redness, lip and brow colour and smooth blotches.
 
-Re-create the shipped file bit for bit with ``python -m m3lrn_lib.morphable build``.
+Re-create the shipped file bit for bit with ``python -m m3lrn_lib.morphable build --update-shipped``
+(or compare: ``build`` alone writes the user cache's copy and says whether it equals the shipped file).
+
+**Same bytes on any CPU.** The PCA runs through LAPACK/BLAS, whose results differ in the last
+bits between CPU kernels (``OPENBLAS_CORETYPE``) and thread counts (seen: up to 3e-15). A plain
+float32 cast of such values flips an ulp now and then, so the file would differ from machine to
+machine. The build therefore (1) computes in float64, (2) orients every component by a fixed
+probe (:data:`ORIENTATION`, the signs of the first published model, so that trained networks keep
+their meaning), and (3) rounds every stored array to a grid far coarser than that noise
+(:func:`stable_float32`) and exactly representable in float32, before the cast. Values that are
+zero by symmetry are exactly zero already (the symmetrisation in :func:`symmetric_pca`).
 """
 from __future__ import annotations
 
@@ -60,6 +70,19 @@ _ANATOMY_STD = dict(
     nose_width=1.5, alar_width=1.5, brow_ridge=1.2, cheekbone=1.5, lip_full=1.0,
     chin_prom=1.5, forehead_slope=4.0, socket=1.5,
 )
+
+#: Orientation of every PCA component: the sign of its dot product with the probe
+#: :func:`_orientation_probe`, as in the first published model. Pinning it makes the signs of the
+#: basis independent of the LAPACK build (an SVD may return any component negated).
+ORIENTATION = {
+    "shape": "+--+++++--+-++--+--++++---++------+---+-",
+    "exp": "++++++-+++",
+    "albedo": "+-----+--+",
+}
+
+#: Rounding grid of each stored array (see :func:`stable_float32`): ``("abs", k)`` rounds to
+#: multiples of 2**-k, ``("rel", k)`` keeps k significant bits.
+GRID = {"mean": ("abs", 14), "basis": ("abs", 22), "std": ("rel", 16), "albedo_mean": ("abs", 22)}
 
 EXPRESSION_NAMES = ("jaw_open", "smile", "brow_raise", "frown", "pucker", "eyes_closed",
                     "cheek_puff", "sneer", "mouth_stretch", "wink_left")
@@ -332,6 +355,54 @@ def _albedo_samples(V, base, rng, n):
     return np.array(out)
 
 
+# ----------------------------------------------------------------------------- stable numbers
+def stable_float32(x: np.ndarray, grid: tuple[str, int]) -> np.ndarray:
+    """Round float64 values deterministically to a coarse grid, then cast to float32 (exactly).
+
+    Args:
+        x: float64 array of any shape.
+        grid: ``("abs", k)`` rounds to the nearest multiple of ``2**-k`` (for bases, means: their
+            noise is absolute); ``("rel", k)`` keeps ``k`` significant bits (for standard
+            deviations: their noise is relative). Ties round to even, so ``f(-x) == -f(x)`` and
+            mirror symmetry survives.
+    Returns:
+        float32 array of the same shape; every value is exact in float32 (k <= 24 significant bits
+        for the magnitudes used here), so the cast itself rounds nothing; zeros are all +0.0.
+
+    A value changes only if BLAS noise (~1e-15) moves it across a grid midpoint: with grids of
+    2**-22 and 16 bits that has a chance of about 1e-7 per value, against one flip per file for
+    a plain cast.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    kind, k = grid
+    if kind == "abs":
+        out = np.rint(x * 2.0 ** k) / 2.0 ** k
+    elif kind == "rel":
+        mant, exp = np.frexp(x)
+        out = np.ldexp(np.rint(mant * 2.0 ** k) / 2.0 ** k, exp)
+    else:
+        raise ValueError(f"grid kind must be 'abs' or 'rel', got {kind!r}")
+    out = out + 0.0  # noise around a zero rounds to -0.0 or +0.0: make every zero +0.0
+    out32 = out.astype(np.float32)
+    if not np.array_equal(out32.astype(np.float64), out):
+        raise ValueError(f"grid {grid} is finer than float32 for values up to {np.abs(x).max():.3g}")
+    return out32
+
+
+def _orientation_probe(n: int, seed: int) -> np.ndarray:
+    """A fixed standard-normal probe vector (n,) that orients the PCA components."""
+    return np.random.default_rng([seed, 1]).standard_normal(n)
+
+
+def orient(basis: np.ndarray, signs: str, seed: int) -> np.ndarray:
+    """Negate columns of ``basis`` (3N, K) so that ``sign(probe @ basis[:, k]) == signs[k]``."""
+    if len(signs) != basis.shape[1]:
+        raise ValueError(f"{len(signs)} orientation signs for {basis.shape[1]} components")
+    proj = _orientation_probe(basis.shape[0], seed) @ basis
+    want = np.array([1.0 if c == "+" else -1.0 for c in signs])
+    return basis * np.where(np.sign(proj) == want, 1.0, -1.0)[None, :]
+
+
 # ----------------------------------------------------------------------------- PCA
 def mirror_vectors(X: np.ndarray, vertex_mirror: np.ndarray, flip_x: bool = True) -> np.ndarray:
     """Mirror flat (S, 3N) vectors: permute vertices and (for geometry) negate x."""
@@ -404,15 +475,19 @@ def build_embedded_model(seed: int = DEFAULT_SEED, n_identities: int = 300,
     base = _albedo_mean(V0, lmk, NEUTRAL)
     alb = _albedo_samples(V0, base, rng, 300)
     a_mean, U_a, a_std, _, _ = symmetric_pca(alb, vmirror, N_ALBEDO, flip_x=False)
-    f32 = lambda t: np.ascontiguousarray(t, dtype=np.float32)  # noqa: E731
+    U_s = orient(U_s, ORIENTATION["shape"], seed)
+    U_e = orient(U_e, ORIENTATION["exp"], seed)
+    U_a = orient(U_a, ORIENTATION["albedo"], seed)
     return FaceModel(
         name="m3lrn-embedded",
-        mean=f32(V0), shape_basis=f32(U_s), shape_std=f32(s_std),
-        exp_basis=f32(U_e), exp_std=f32(e_std),
+        mean=stable_float32(V0, GRID["mean"]),
+        shape_basis=stable_float32(U_s, GRID["basis"]), shape_std=stable_float32(s_std, GRID["std"]),
+        exp_basis=stable_float32(U_e, GRID["basis"]), exp_std=stable_float32(e_std, GRID["std"]),
         triangles=tris, landmarks=lmk, landmark_mirror=IBUG_MIRROR.copy(),
-        shape_mirror=f32(np.diag(s_sign)), exp_mirror=f32(np.diag(e_sign)),
+        shape_mirror=np.diag(s_sign).astype(np.float32), exp_mirror=np.diag(e_sign).astype(np.float32),
         vertex_mirror=vmirror.astype(np.int64), uv=uv,
-        albedo_mean=f32(a_mean.reshape(-1, 3)), albedo_basis=f32(U_a), albedo_std=f32(a_std),
+        albedo_mean=stable_float32(a_mean.reshape(-1, 3), GRID["albedo_mean"]),
+        albedo_basis=stable_float32(U_a, GRID["basis"]), albedo_std=stable_float32(a_std, GRID["std"]),
         exp_names=EXPRESSION_NAMES,
         meta={"generator": GENERATOR_VERSION, "seed": str(seed), "n_identities": str(n_identities),
               "shape_variance_kept": f"{s_ratio:.4f}", "exp_variance_kept": f"{e_ratio:.4f}"},

@@ -1,18 +1,40 @@
 """One entry point, :func:`load_face_model`, and model-level measurements."""
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from .. import paths
 from .model import FaceModel, FaceModelError
 
-#: The shipped embedded default model (re-create with ``python -m m3lrn_lib.morphable build``).
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "data" / "face_model.npz"
 ENV_VAR = "M3LRN_FACE_MODEL"
 
 _cache: dict = {}
+
+
+def embedded_model_path() -> Path:
+    """The embedded default model file, re-created from code if an installed package lacks it.
+
+    In a source checkout this is the shipped ``data/face_model.npz`` (an error names the command
+    that re-creates it when it is missing). An installed package has no ``data/``: the model is
+    built once, bit for bit the shipped file, into the user cache (:func:`m3lrn_lib.paths.cached_face_model`).
+    """
+    from .embedded import GENERATOR_VERSION, build_embedded_model
+
+    shipped = paths.shipped_face_model()
+    if shipped is not None:
+        if not shipped.is_file():
+            raise FaceModelError(f"the embedded model file {shipped} is missing; re-create it with "
+                                 "`python -m m3lrn_lib.morphable build --update-shipped`")
+        return shipped
+    cached = paths.cached_face_model(GENERATOR_VERSION)
+    if not cached.is_file():
+        print(f"m3lrn: building the embedded face model into {cached} (once, about 20 s; the same file "
+              f"`python -m m3lrn_lib.morphable build --out {cached}` writes)", file=sys.stderr, flush=True)
+        build_embedded_model().save(cached)
+    return cached
 
 
 def load_face_model(source=None) -> FaceModel:
@@ -26,15 +48,11 @@ def load_face_model(source=None) -> FaceModel:
         A :class:`FaceModel`. Loaded models are cached per resolved path.
     """
     if source is None:
-        source = os.environ.get(ENV_VAR) or "embedded"
+        source = paths.face_model_setting() or "embedded"
     if isinstance(source, FaceModel):
         return source
     if str(source) == "embedded":
-        path = DEFAULT_MODEL_PATH
-        if not path.is_file():
-            raise FaceModelError(
-                f"the embedded model file {path} is missing; re-create it with "
-                "`python -m m3lrn_lib.morphable build`")
+        path = embedded_model_path()
     else:
         path = Path(source).expanduser().resolve()
         if not path.exists():

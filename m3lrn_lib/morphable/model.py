@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ..errors import UserError
 from ..fileio import atomic_write_bytes
 
 N_LANDMARKS = 68
@@ -62,6 +63,16 @@ IBUG_GROUPS = {
     "inner_lips": range(60, 68),
 }
 
+#: The five coarse face parts, each the union of :data:`IBUG_GROUPS` (sorted 0-based indices;
+#: together every landmark once): used to split an error by part.
+IBUG_PARTS = {part: [i for g in groups for i in IBUG_GROUPS[g]] for part, groups in (
+    ("jaw", ("jaw",)),
+    ("brows", ("right_brow", "left_brow")),
+    ("nose", ("nose_bridge", "nostrils")),
+    ("eyes", ("right_eye", "left_eye")),
+    ("mouth", ("outer_lips", "inner_lips")),
+)}
+
 #: Closed loops among the groups (eyes and lips) for drawing connectivity lines.
 IBUG_CLOSED = {"right_eye", "left_eye", "outer_lips", "inner_lips"}
 
@@ -77,7 +88,7 @@ def ibug_edges() -> np.ndarray:
     return np.array(edges, dtype=np.int64)
 
 
-class FaceModelError(ValueError):
+class FaceModelError(UserError):
     """A morphable model file or array is missing, corrupt or inconsistent."""
 
 
@@ -181,6 +192,17 @@ class FaceModel:
         for nm in ("mean", "shape_basis", "exp_basis", "shape_std", "exp_std"):
             if not np.all(np.isfinite(getattr(self, nm))):
                 fail(f"{nm} contains NaN or inf")
+        for nm in ("shape_std", "exp_std"):  # a prior std is a positive length (mm)
+            bad = np.nonzero(~(np.asarray(getattr(self, nm)) > 0))[0]
+            if bad.size:
+                fail(f"{nm} must be > 0, got {np.asarray(getattr(self, nm))[bad[:5]].tolist()} "
+                     f"at components {bad[:10].tolist()} (re-create the model; a prior std is a positive length)")
+        for nm in ("shape_basis", "exp_basis"):  # columns are unit-norm directions
+            norms = np.linalg.norm(np.asarray(getattr(self, nm), np.float64), axis=0)
+            bad = np.nonzero(norms <= 1e-6)[0]
+            if bad.size:
+                fail(f"{nm} has all-zero columns {bad[:10].tolist()} (each column must be a unit-norm direction; "
+                     "re-create the model)")
         if self.triangles.ndim != 2 or self.triangles.shape[1] != 3:
             fail(f"triangles must be (F, 3), got {self.triangles.shape}")
         if self.triangles.size and (self.triangles.min() < 0 or self.triangles.max() >= n):
@@ -274,7 +296,7 @@ class FaceModel:
         atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
-    def load(cls, path) -> "FaceModel":
+    def load(cls, path) -> FaceModel:
         """Read a model written by :meth:`save`; errors name the file and the problem."""
         path = os.fspath(path)
         if not os.path.isfile(path):

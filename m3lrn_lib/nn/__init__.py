@@ -13,10 +13,9 @@ from .backbone import MobileNetV2, ResNet50, build_backbone
 from .counts import count_parameters, describe, parameter_table
 from .heads import ExtraMLPHeads, ParamHeads, hidden_for_budget
 from .lgs import LGS, target_mask
-from .losses import (LossWeights, loss_3dmm, loss_3dmm_lmk, loss_geometry, loss_lmk, smooth_l1, total_loss,
-                     wing_loss)
+from .losses import LossWeights, loss_3dmm, loss_3dmm_lmk, loss_geometry, loss_lmk, smooth_l1, total_loss, wing_loss
 from .m2fa import M2FA, PointMLP, shape_walkthrough
-from .model import PRESETS, M3LRN, M3LRNConfig, default_param_stats
+from .model import M3LRN, PRESETS, M3LRNConfig, default_param_stats
 
 __all__ = ["MobileNetV2", "ResNet50", "build_backbone", "ParamHeads", "ExtraMLPHeads", "hidden_for_budget",
            "M2FA", "PointMLP", "shape_walkthrough", "LGS", "target_mask", "LossWeights", "loss_3dmm",

@@ -37,6 +37,7 @@ preset                 what                                             paper
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 
@@ -44,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import geometry as G
+from .. import geometry
 from ..morphable.model import FaceModel
 from .backbone import build_backbone
 from .heads import ExtraMLPHeads, ParamHeads, hidden_for_budget
@@ -52,7 +53,7 @@ from .lgs import LGS, LGS_SETTINGS, LGS_TARGETS
 from .losses import LossWeights, total_loss
 from .m2fa import M2FA, MODALITIES, check_points
 
-__all__ = ["M3LRNConfig", "M3LRN", "PRESETS", "default_param_stats"]
+__all__ = ["M3LRNConfig", "M3LRN", "PRESETS", "default_param_stats", "infer"]
 
 PRESETS: dict[str, dict] = {
     "baseline": dict(refine=False, lgs=False),
@@ -105,7 +106,7 @@ class M3LRNConfig:
     factorized_mmpf: bool = True
     g_detach: str | None = None
     lmk_kind: str = "smooth_l1"
-    input_size: int = G.CROP_SIZE
+    input_size: int = geometry.CROP_SIZE
 
     def __post_init__(self):
         self.validate()
@@ -132,7 +133,7 @@ class M3LRNConfig:
             raise ValueError("extra_mlp_hidden needs extra_mlp=True")
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> "M3LRNConfig":
+    def preset(cls, name: str, **overrides) -> M3LRNConfig:
         """A named configuration (see the module docstring), optionally with overrides."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
@@ -147,7 +148,7 @@ class M3LRNConfig:
         return dataclasses.asdict(self)
 
 
-def default_param_stats(model: FaceModel, size: int = G.CROP_SIZE, n: int = 4096, seed: int = 0):
+def default_param_stats(model: FaceModel, size: int = geometry.CROP_SIZE, n: int = 4096, seed: int = 0):
     """Placeholder whitening statistics (mean, std), each (D,) float32, from the model's priors.
 
     Poses are sampled (yaw +-75 deg, pitch +-30, roll +-20, the face about 3/4 of the crop
@@ -160,12 +161,58 @@ def default_param_stats(model: FaceModel, size: int = G.CROP_SIZE, n: int = 4096
     cy = float(lmk[:, 1].mean())
     deg = np.pi / 180
     s = s0 * g.uniform(0.85, 1.15, n)
-    P = G.make_pose(g.uniform(-75, 75, n) * deg, g.uniform(-30, 30, n) * deg, g.uniform(-20, 20, n) * deg,
+    P = geometry.make_pose(g.uniform(-75, 75, n) * deg, g.uniform(-30, 30, n) * deg, g.uniform(-20, 20, n) * deg,
                     s, size / 2 + g.normal(0, 3, n), size / 2 - s * cy + g.normal(0, 3, n), g.normal(0, 10, n))
     mean = torch.cat([P.mean(0).float(), torch.zeros(model.n_shape + model.n_exp)])
     std = torch.cat([P.std(0).float(), torch.as_tensor(model.shape_std, dtype=torch.float32),
                      torch.as_tensor(model.exp_std, dtype=torch.float32)])
     return mean, std
+
+
+def _float32(device_type: str):
+    """Autocast switched off inside an autocast region (else nothing): what follows the backbone
+    runs in float32."""
+    if torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def infer(net, images: torch.Tensor, lgs: bool = False, dense: bool = False) -> dict:
+    """The one inference function: :meth:`M3LRN.forward` (after its checks) and the exported ONNX
+    graph (:class:`m3lrn_lib.predict.onnx_export.InferenceGraph`) both run it, so the export
+    cannot drift from the model. See the module docstring for the data flow.
+
+    Under :func:`torch.autocast` only the backbone runs in reduced precision: its features come
+    back as float32, and the heads, the 3DMM reconstruction, M2FA and LGS run in float32 (pixel
+    coordinates would lose ~0.4 px in bf16).
+
+    Args:
+        net: an :class:`M3LRN`, or a module holding its parts (``backbone``, ``heads``, ``m2fa``,
+            ``lgs``, the ``param_mean`` / ``param_std`` buffers, ``face_model``, ``n_shape``, ``config``).
+        images: (B, 3, 120, 120) normalised images of the network's dtype (not checked).
+        lgs: run LGS (needs ``net.lgs``); dense: also the dense mesh.
+    Returns:
+        the dict of :meth:`M3LRN.forward` (without ``losses``).
+    """
+    cfg = net.config
+    z = net.backbone(images)  # (B, F)
+    with _float32(images.device.type):
+        z = z.float()
+        params = net.heads(z)  # (B, D) whitened
+        params_raw = geometry.unwhiten(params, net.param_mean, net.param_std)
+        a_s = params[:, geometry.POSE_DIM:geometry.POSE_DIM + net.n_shape]
+        a_e = params[:, geometry.POSE_DIM + net.n_shape:]
+        lmk_c = geometry.project_to_crop(net.face_model, params_raw, cfg.input_size, landmarks_only=True)
+        lmk_r = net.m2fa(lmk_c, z, a_s, a_e) if net.m2fa is not None else lmk_c
+        out = {"params": params, "params_raw": params_raw, "z": z, "lmk_coarse": lmk_c, "lmk_refined": lmk_r,
+               "pose": geometry.params_to_euler(params_raw), "has_refinement": net.m2fa is not None}
+        if lgs:
+            src = lmk_c if cfg.lgs_setting == "setting1" else lmk_r
+            out["params_lgs"] = net.lgs(src, z, a_s, a_e)
+            out["lgs_mask"] = net.lgs.mask
+        if dense:
+            out["vertices"] = geometry.project_to_crop(net.face_model, params_raw, cfg.input_size)
+    return out
 
 
 def _stat(x, n: int, name: str) -> torch.Tensor:
@@ -290,30 +337,17 @@ class M3LRN(nn.Module):
             ``dense`` ``vertices`` (B,N,3) crop image frame.
         """
         self.check_images(images)
-        cfg = self.config
         if with_lgs and self.lgs is None:
             raise ValueError("with_lgs=True but this model has no LGS branch (config lgs=False)")
         run_lgs = self.lgs is not None and (self.training if with_lgs is None else bool(with_lgs))
-        images = images.to(self.param_mean.dtype)
-
-        z = self.backbone(images)  # (B, F)
-        params = self.heads(z)  # (B, D) whitened
-        params_raw = G.unwhiten(params, self.param_mean, self.param_std)
-        a_s = params[:, G.POSE_DIM:G.POSE_DIM + self.n_shape]
-        a_e = params[:, G.POSE_DIM + self.n_shape:]
-        lmk_c = G.project_to_crop(self.face_model, params_raw, cfg.input_size, landmarks_only=True)
-        lmk_r = self.m2fa(lmk_c, z, a_s, a_e) if self.m2fa is not None else lmk_c
-        out = {"params": params, "params_raw": params_raw, "z": z, "lmk_coarse": lmk_c, "lmk_refined": lmk_r,
-               "pose": G.params_to_euler(params_raw), "has_refinement": self.m2fa is not None}
-        if run_lgs:
-            src = lmk_c if cfg.lgs_setting == "setting1" else lmk_r
-            out["params_lgs"] = self.lgs(src, z, a_s, a_e)
-            out["lgs_mask"] = self.lgs.mask
-        if dense:
-            out["vertices"] = G.project_to_crop(self.face_model, params_raw, cfg.input_size)
+        out = self.infer(images.to(self.param_mean.dtype), lgs=run_lgs, dense=dense)
         if targets is not None:
             out["losses"] = self.loss(out, targets)
         return out
+
+    def infer(self, images: torch.Tensor, lgs: bool = False, dense: bool = False) -> dict:
+        """:func:`infer` of this network: :meth:`forward` without its checks and losses."""
+        return infer(self, images, lgs=lgs, dense=dense)
 
     # ------------------------------------------------------------------ losses
     def loss(self, outputs: dict, batch, weights: LossWeights | None = None, **kwargs) -> dict:
@@ -326,12 +360,12 @@ class M3LRN(nn.Module):
         ``reduction``); defaults come from the config.
         """
         target = batch["target"] if isinstance(batch, dict) else batch
-        G.check_params(target, self.n_params, "target parameters")
+        geometry.check_params(target, self.n_params, "target parameters")
         target = target.to(outputs["params"])
         lmk = batch.get("landmarks") if isinstance(batch, dict) else None
         if lmk is None:
-            raw = G.unwhiten(target, self.param_mean, self.param_std)
-            lmk = G.project_to_crop(self.face_model, raw, self.config.input_size, landmarks_only=True)
+            raw = geometry.unwhiten(target, self.param_mean, self.param_std)
+            lmk = geometry.project_to_crop(self.face_model, raw, self.config.input_size, landmarks_only=True)
         else:
             check_points(lmk, self.n_points, "ground-truth landmarks")
             lmk = lmk.to(outputs["params"])

@@ -1,4 +1,4 @@
-"""Inference (issue 6): faces in images, folders and videos -> 68 refined landmarks (2D and 3D),
+"""Inference: faces in images, folders and videos -> 68 refined landmarks (2D and 3D),
 dense meshes in image coordinates, yaw/pitch/roll, overlays, OBJ/PLY export; ONNX export.
 
 - :class:`Predictor` -- detection -> crop -> network -> outputs mapped back to the image

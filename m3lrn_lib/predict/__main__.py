@@ -6,15 +6,28 @@ Outputs (all inside ``--out``; nothing is ever written elsewhere):
 - per image ``NAME.json`` (faces: boxes, yaw/pitch/roll, 2D and 3D landmarks, parameters),
   ``NAME_overlay.jpg`` (mesh, landmarks, pose axes, boxes), ``NAME_faceK.obj`` / ``.ply`` (dense
   mesh with per-vertex colours sampled from the image);
-- per video ``NAME.jsonl`` (one line per processed frame) and ``NAME_overlay.avi`` (MJPG);
-- ``summary.json``: what was processed, skipped (not images) and failed (with reasons).
+- per video ``NAME.jsonl`` (one line per processed frame, written and flushed frame by frame)
+  and ``NAME_overlay.avi`` (MJPG);
+- ``summary.json``: what was processed, skipped (not images) and failed (with reasons; a video
+  that stopped early -- truncated file, Ctrl-C -- is ``failed`` with ``"partial": true`` and the
+  frames done, whose ``.jsonl`` and overlay are kept). It is written even when the run is
+  interrupted (then with ``"interrupted": true``).
 
-Exit status: 0 all inputs processed (also when no face was found), 1 some inputs failed,
-2 unusable arguments (missing input, bad checkpoint, bad box).
+Every JSON file is strict JSON (no NaN/Infinity): an image whose prediction is not finite is
+recorded as failed and gets no output files. Temporary files carry the ``.tmp-`` prefix of
+:mod:`m3lrn_lib.fileio` and the debris of a killed run is removed at the start of the next one.
+Images over 100 megapixels are refused (see :mod:`m3lrn_lib.predict.inputs`); EXIF orientation
+is applied.
+
+Arguments are all checked (``--out`` must be a writable folder or creatable in one) before the
+network is loaded and before anything is written; a bad one is a one-line ``error:`` message.
+
+Exit status: 0 all inputs processed (also when no face was found), 1 some inputs failed (a
+corrupt or oversized image, a truncated video), 2 unusable arguments (missing input, bad
+checkpoint, bad box, bad --out), 130 interrupted (Ctrl-C; the outputs done so far are kept).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -24,34 +37,44 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cli
+from ..errors import UserError
+from ..fileio import TMP_PREFIX, remove_temp_files
+
 DETECTOR_HELP = ("Faces are found with the LBP frontal-face cascade bundled with scikit-image (OpenCV 5 ships "
                  "no Haar cascades): it finds roughly frontal, upright faces -- it misses most faces turned "
                  "beyond ~30-45 deg of yaw, profiles, strong roll and small faces (see --min-face, "
                  "--min-face-frac) -- and can fire on textures. Give --box for anything it misses.")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m m3lrn_lib.predict", description=__doc__.split("\n\n")[0],
-                                 epilog=DETECTOR_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> cli.ArgumentParser:
+    ap = cli.ArgumentParser(prog="python -m m3lrn_lib.predict", description=__doc__.split("\n\n")[0],
+                            epilog=DETECTOR_HELP)
     ap.add_argument("input", help="an image, a folder of images (not recursive) or a video file")
     ap.add_argument("--checkpoint", required=True, help="trainer checkpoint or state-dict file (.pt)")
     ap.add_argument("--out", required=True, help="output folder (created; nothing is written outside it)")
     ap.add_argument("--box", action="append", default=None, metavar="x0,y0,x1,y1",
-                    help="tight face box (about brows-to-chin, ear-to-ear) instead of detection; repeatable")
-    ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+                    help="tight face box (about brows-to-chin, ear-to-ear; sides >= 8 px) instead of detection; "
+                         "repeatable")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     ap.add_argument("--batch-size", type=int, default=64, help="faces per forward pass (default 64)")
     ap.add_argument("--variant", default=None, help="refuse a checkpoint of another variant (preset name)")
     ap.add_argument("--mesh", default="obj,ply", help="mesh files per face: obj,ply | obj | ply | none")
     ap.add_argument("--no-dense", action="store_true", help="landmarks and pose only (no mesh, faster)")
     ap.add_argument("--no-overlay", action="store_true", help="do not draw overlay images/videos")
-    ap.add_argument("--max-faces", type=int, default=None, help="largest N detected faces per image")
+    ap.add_argument("--max-faces", type=int, default=None, help="largest N (>= 1) detected faces per image")
     ap.add_argument("--min-face", type=int, default=24, help="detector: smallest face side in px (default 24)")
     ap.add_argument("--min-face-frac", type=float, default=0.15,
-                    help="detector: and at least this fraction of the image's shorter side (default 0.15; "
+                    help="detector: and at least this fraction (0..1] of the image's shorter side (default 0.15; "
                          "lower it for small faces in group photos, at the cost of more false detections)")
     ap.add_argument("--every", type=int, default=1, help="video: process every N-th frame")
     ap.add_argument("--max-frames", type=int, default=None, help="video: stop after N processed frames")
     return ap
+
+
+def _json(obj) -> bytes:
+    """Strict JSON (``allow_nan=False``): ValueError rather than NaN/Infinity in a file."""
+    return json.dumps(obj, indent=1, allow_nan=False).encode()
 
 
 # ----------------------------------------------------------------------------- output paths
@@ -59,12 +82,13 @@ class OutDir:
     """All writes go through here: names are sanitised and must resolve inside the folder."""
 
     def __init__(self, root):
-        self.root = Path(root)
-        if self.root.exists() and not self.root.is_dir():
-            raise ValueError(f"--out {self.root} exists and is not a folder")
+        from ..cli import check_output_folder
+
+        self.root = check_output_folder(root, "--out")
         self.root.mkdir(parents=True, exist_ok=True)
         self.real = self.root.resolve()
         self.used: set[str] = set()
+        remove_temp_files(self.root)  # debris of a killed run
 
     @staticmethod
     def clean(name: str) -> str:
@@ -84,6 +108,13 @@ class OutDir:
 
     def path(self, name: str) -> Path:
         p = self.root / self.clean(name)
+        if p.parent.resolve() != self.real:
+            raise ValueError(f"refusing to write outside {self.real}: {p}")
+        return p
+
+    def temp_path(self, name: str) -> Path:
+        """A temporary name (``.tmp-`` prefix, which the clean-up knows) inside the folder."""
+        p = self.root / (TMP_PREFIX + self.clean(name))
         if p.parent.resolve() != self.real:
             raise ValueError(f"refusing to write outside {self.real}: {p}")
         return p
@@ -112,11 +143,22 @@ def _image_record(name, img, faces, pred) -> dict:
     return rec
 
 
+def _non_finite(faces) -> str | None:
+    """Why the faces cannot be written (a NaN or inf in an output), or None."""
+    for k, f in enumerate(faces):
+        for name in ("box", "crop_box", "landmarks", "landmarks_coarse", "pose_deg", "rotation", "params",
+                     "vertices"):
+            a = getattr(f, name)
+            if a is not None and not np.isfinite(np.asarray(a, np.float64)).all():
+                return f"the prediction is not finite (NaN or inf in face {k}'s {name}); nothing written for it"
+    return None
+
+
 def _save_image_outputs(out: OutDir, stem: str, img, faces, pred, args) -> int:
     from .draw import draw_faces
     from .export import obj_bytes, ply_bytes, sample_colors, to_export_frame
 
-    out.write(f"{stem}.json", json.dumps(_image_record(stem, img, faces, pred), indent=1).encode())
+    record = _json(_image_record(stem, img, faces, pred))  # ValueError before anything is written
     n = 0
     if faces and not args.no_overlay:
         out.write(f"{stem}_overlay.jpg", _jpeg(draw_faces(img, faces, pred.triangles)))
@@ -131,7 +173,14 @@ def _save_image_outputs(out: OutDir, stem: str, img, faces, pred, args) -> int:
         if "ply" in kinds:
             out.write(f"{stem}_face{k}.ply", ply_bytes(v, pred.triangles, cols))
         n += 1
+    out.write(f"{stem}.json", record)
     return n
+
+
+def _fail(summary, name: str, error: str, **extra) -> None:
+    summary["failed"].append({"input": name, "error": error, **extra})
+    print(f"error: {error}" if error.startswith(name) or name in error else f"error: {name}: {error}",
+          file=sys.stderr, flush=True)
 
 
 def _run_images(paths, pred, out: OutDir, args, boxes, summary) -> None:
@@ -145,100 +194,184 @@ def _run_images(paths, pred, out: OutDir, args, boxes, summary) -> None:
                 imgs.append(load_image(p))
                 group.append(p)
             except InputError as exc:
-                summary["failed"].append({"input": p.name, "error": str(exc)})
-                print(f"error: {exc}", file=sys.stderr)
+                _fail(summary, p.name, str(exc))
         if not group:
             continue
         try:
             results = pred.predict_many(imgs, None if boxes is None else [boxes] * len(imgs))
         except ValueError as exc:
             for p in group:
-                summary["failed"].append({"input": p.name, "error": str(exc)})
-            print(f"error: {exc}", file=sys.stderr)
+                _fail(summary, p.name, str(exc))
             continue
         for p, img, faces in zip(group, imgs, results):
+            bad = _non_finite(faces)
+            if bad is not None:
+                _fail(summary, p.name, bad)
+                continue
             stem = out.stem_for(p)
-            _save_image_outputs(out, stem, img, faces, pred, args)
+            try:
+                _save_image_outputs(out, stem, img, faces, pred, args)
+            except ValueError as exc:  # a non-finite number json refused: nothing was written
+                _fail(summary, p.name, f"cannot be written as JSON ({exc})")
+                continue
             summary["processed"].append({"input": p.name, "output": stem, "faces": len(faces)})
             print(f"{p.name}: {len(faces)} face(s)" + ("" if faces else " -- no face found"))
 
 
 def _run_video(path: Path, pred, out: OutDir, args, boxes, summary) -> None:
+    """One video; the ``.jsonl`` is written frame by frame into a temp name and renamed (kept as
+    partial output when the video stops early); the summary entry is made whatever happens."""
     import cv2
 
     from .draw import draw_faces
-    from .inputs import iter_video
+    from .inputs import InputError, iter_video
 
     stem = out.stem_for(path)
-    lines, writer, tmp, n_faces, n_frames = [], None, None, 0, 0
-    final = out.path(f"{stem}_overlay.avi")
+    final_avi, final_jsonl = out.path(f"{stem}_overlay.avi"), out.path(f"{stem}.jsonl")
+    tmp_avi, tmp_jsonl = out.temp_path(f"{stem}_overlay.avi"), out.temp_path(f"{stem}.jsonl")
+    info: dict = {}
+    st = {"frames": 0, "faces": 0, "writer": None, "error": None, "done": False}
+    fh = open(tmp_jsonl, "w", encoding="utf-8")
+    frames: list = []
+
+    def flush():
+        res = pred.predict_many([f for _, f, _ in frames], None if boxes is None else [boxes] * len(frames))
+        for (idx, img, fps), faces in zip(frames, res):
+            good = [f for f in faces if _non_finite([f]) is None]
+            line = {"frame": idx, "faces": [f.to_dict() for f in good]}
+            if len(good) < len(faces):
+                line["non_finite_faces"] = len(faces) - len(good)
+            fh.write(json.dumps(line, allow_nan=False) + "\n")
+            fh.flush()
+            st["faces"] += len(good)
+            st["frames"] += 1
+            if not args.no_overlay:
+                if st["writer"] is None:
+                    st["writer"] = cv2.VideoWriter(os.fspath(tmp_avi), cv2.VideoWriter_fourcc(*"MJPG"),
+                                                   fps / max(1, args.every), (img.shape[1], img.shape[0]))
+                st["writer"].write(np.ascontiguousarray(draw_faces(img, good, pred.triangles)[..., ::-1]))
+        frames.clear()
+
     try:
-        frames = []
-
-        def flush():
-            nonlocal writer, tmp, n_faces, n_frames
-            res = pred.predict_many([f for _, f, _ in frames], None if boxes is None else [boxes] * len(frames))
-            for (idx, img, fps), faces in zip(frames, res):
-                lines.append(json.dumps({"frame": idx, "faces": [f.to_dict() for f in faces]}))
-                n_faces += len(faces)
-                n_frames += 1
-                if not args.no_overlay:
-                    if writer is None:
-                        tmp = out.path(f"tmp-{stem}_overlay.avi")
-                        writer = cv2.VideoWriter(os.fspath(tmp), cv2.VideoWriter_fourcc(*"MJPG"),
-                                                 fps / max(1, args.every), (img.shape[1], img.shape[0]))
-                    writer.write(np.ascontiguousarray(draw_faces(img, faces, pred.triangles)[..., ::-1]))
-            frames.clear()
-
-        for item in iter_video(path, args.every, args.max_frames):
+        for item in iter_video(path, args.every, args.max_frames, info=info):
             frames.append(item)
             if len(frames) >= max(1, min(16, args.batch_size)):
                 flush()
         if frames:
             flush()
-    except BaseException:
-        if writer is not None:
-            writer.release()
-            writer = None
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
+        st["done"] = True
+    except InputError as exc:
+        st["error"] = str(exc)
+    except KeyboardInterrupt:
+        st["error"] = f"interrupted after {st['frames']} processed frame(s)"
+        raise
+    except BaseException as exc:
+        st["error"] = f"stopped after {st['frames']} processed frame(s): {type(exc).__name__}: {exc}"
         raise
     finally:
-        if writer is not None:
-            writer.release()
-    if tmp is not None:
-        os.replace(tmp, final)
-    out.write(f"{stem}.jsonl", ("\n".join(lines) + "\n").encode())
-    summary["processed"].append({"input": path.name, "output": stem, "frames": n_frames, "faces": n_faces})
-    print(f"{path.name}: {n_frames} frame(s), {n_faces} face(s)")
+        fh.close()
+        if st["writer"] is not None:
+            st["writer"].release()
+        kept = st["frames"] > 0
+        for tmp, final in ((tmp_jsonl, final_jsonl), (tmp_avi, final_avi)):
+            if tmp.exists():
+                if kept:
+                    os.replace(tmp, final)
+                else:
+                    tmp.unlink()
+        entry = {"input": path.name, "output": stem, "frames": st["frames"], "faces": st["faces"]}
+        if st["done"] and info.get("truncated"):
+            msg = (f"{path.name}: video truncated: read {info['frames_read']} of {info['frame_count']} frames "
+                   "(the container's frame count); the frames read were processed")
+            print(f"warning: {msg}", file=sys.stderr, flush=True)
+            summary["failed"].append({**entry, "error": msg, "partial": True, "frame_count": info["frame_count"]})
+        elif st["done"]:
+            summary["processed"].append(entry)
+            print(f"{path.name}: {st['frames']} frame(s), {st['faces']} face(s)")
+        elif kept:
+            summary["failed"].append({**entry, "error": f"{path.name}: {st['error']}", "partial": True})
+            print(f"error: {path.name}: {st['error']} (the frames done are kept)", file=sys.stderr, flush=True)
+        else:
+            _fail(summary, path.name, st["error"] or "stopped before the first frame")
+
+
+def _check_arguments(args):
+    """Every check that needs no network and writes nothing; returns ``(boxes, device)``."""
+    from ..cli import check_output_folder
+    from ..nn import PRESETS
+    from .inputs import classify, image_size
+    from .predictor import check_box, check_device, parse_box
+
+    src = Path(args.input)
+    if not src.exists():
+        raise UserError("input not found", subject=str(src), hint="give an image, a folder of images or a video")
+    for name, value in (("--every", args.every), ("--batch-size", args.batch_size),
+                        ("--max-faces", args.max_faces), ("--max-frames", args.max_frames),
+                        ("--min-face", args.min_face)):
+        cli.require(value is None or value >= 1, name, f"must be >= 1, got {value}",
+                  "omit it to keep every face" if name == "--max-faces" else
+                  "omit it to process every frame" if name == "--max-frames" else None)
+    cli.require(0 < args.min_face_frac <= 1, "--min-face-frac", f"must be in (0, 1], got {args.min_face_frac}",
+              "e.g. 0.05 for small faces in group photos")
+    kinds = {k for k in args.mesh.split(",") if k}
+    cli.require(bool(kinds) and kinds <= {"obj", "ply", "none"}, "--mesh",
+              f"must list obj, ply or none, got {args.mesh!r}", "e.g. --mesh obj,ply or --mesh none")
+    cli.require(args.variant is None or args.variant in PRESETS, "--variant", f"unknown variant {args.variant!r}",
+              f"choose one of {', '.join(sorted(PRESETS))}")
+    try:
+        device = check_device(args.device)
+    except UserError as exc:
+        raise cli.bad_argument("--device", f"unknown device {args.device!r}", "use auto, cpu, cuda or cuda:N") \
+            from exc
+    if device is not None and device.type == "cuda":
+        import torch
+        cli.require(torch.cuda.is_available(), "--device", f"{args.device!r} requested but no CUDA GPU is available",
+                  "use --device cpu or auto")
+    ck = Path(args.checkpoint)
+    cli.require(ck.is_file(), "--checkpoint", f"{ck}: file not found", "give a .pt written by the trainer or "
+              "save_state_dict, e.g. data/checkpoints/baseline.pt")
+    cli.require(ck.stat().st_size > 0, "--checkpoint", f"{ck} is an empty file", "re-download or re-train it")
+    boxes = None
+    if args.box:
+        try:
+            boxes = np.stack([parse_box(b) for b in args.box])
+        except ValueError as exc:
+            raise cli.bad_argument("--box", str(exc), "give x0,y0,x1,y1 in pixels of the image") from None
+        if classify(src) == "image":
+            try:
+                hw = image_size(src)
+            except UserError:
+                hw = None  # an unusable image is reported as a failed input
+            if hw is not None:
+                try:
+                    for b in boxes:
+                        check_box(b, hw)
+                except ValueError as exc:
+                    raise cli.bad_argument("--box", str(exc), "give a box on the image") from None
+    check_output_folder(args.out, "--out")
+    return boxes, device
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from .detect import DetectorUnavailable, FaceDetector
     from .inputs import IMAGE_EXTS, InputError, classify, list_folder
     from .network import NetworkLoadError
-    from .predictor import Predictor, parse_box
+    from .predictor import Predictor
 
+    boxes, device = _check_arguments(args)
     src = Path(args.input)
-    if not src.exists():
-        print(f"error: input not found: {src}", file=sys.stderr)
-        return 2
     try:
-        boxes = None if not args.box else np.stack([parse_box(b) for b in args.box])
-        kinds = {k for k in args.mesh.split(",") if k}
-        if not kinds <= {"obj", "ply", "none"}:
-            raise ValueError(f"--mesh must list obj, ply or none, got {args.mesh!r}")
-        if args.every < 1 or args.batch_size < 1:
-            raise ValueError("--every and --batch-size must be >= 1")
-        from .detect import FaceDetector
         det = None if boxes is not None else FaceDetector(min_size=args.min_face, min_rel_size=args.min_face_frac)
-        device = None if args.device == "auto" else args.device
+    except DetectorUnavailable as exc:
+        raise UserError(str(exc), subject="detector", hint="pass --box") from None
+    try:
         pred = Predictor(args.checkpoint, device=device, detector=det, dense=not args.no_dense,
                          batch_size=args.batch_size, max_faces=args.max_faces, expect_variant=args.variant)
-        out = OutDir(args.out)
-    except (ValueError, NetworkLoadError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except NetworkLoadError as exc:
+        raise UserError(str(exc), subject="--checkpoint", hint="give a checkpoint of this package's M3LRN "
+                        "(trainer checkpoint or save_state_dict file)") from None
+    out = OutDir(args.out)
     summary = {"input": str(src), "checkpoint": str(args.checkpoint), "variant": pred.variant,
                "device": str(pred.device), "detector": "given boxes" if boxes is not None else det.name,
                "processed": [], "skipped": [], "failed": []}
@@ -259,10 +392,13 @@ def main(argv=None) -> int:
         else:
             _run_images([src], pred, out, args, boxes, summary)
     except InputError as exc:
-        summary["failed"].append({"input": src.name, "error": str(exc)})
-        print(f"error: {exc}", file=sys.stderr)
-    summary["seconds"] = round(time.perf_counter() - t0, 3)
-    out.write("summary.json", json.dumps(summary, indent=1).encode())
+        _fail(summary, src.name, str(exc))
+    except KeyboardInterrupt:
+        summary["interrupted"] = True
+        raise
+    finally:
+        summary["seconds"] = round(time.perf_counter() - t0, 3)
+        out.write("summary.json", _json(summary))
     n_ok, n_bad = len(summary["processed"]), len(summary["failed"])
     print(f"done: {n_ok} processed, {len(summary['skipped'])} skipped, {n_bad} failed -> {out.root}")
     if n_bad or (kind == "folder" and not n_ok):
@@ -271,4 +407,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run_main(main))

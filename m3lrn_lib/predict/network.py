@@ -18,13 +18,16 @@ from pathlib import Path
 
 import torch
 
+from ..errors import UserError
+from ..fileio import safe_torch_load
+
 __all__ = ["NetworkLoadError", "load_network", "save_state_dict", "variant_of", "ARCH_FIELDS"]
 
 #: Config fields that define the architecture (the rest only affect training).
 ARCH_FIELDS = ("backbone", "refine", "lgs", "mmpf", "lgs_targets", "lgs_setting", "extra_mlp", "adapt_image")
 
 
-class NetworkLoadError(ValueError):
+class NetworkLoadError(UserError):
     """A network source is missing, unreadable, or does not fit what was asked for."""
 
 
@@ -77,7 +80,8 @@ def _from_trainer(path: Path, model):
     try:
         return load_checkpoint(path, model=model)
     except (ValueError, TypeError, KeyError) as exc:  # CheckpointError is a ValueError
-        raise NetworkLoadError(f"{path}: {exc}") from None
+        text = str(exc)
+        raise NetworkLoadError(text if str(path) in text else f"{path}: {text}") from None
 
 
 def _from_state_dict(path: Path, obj: dict, model):
@@ -134,13 +138,9 @@ def load_network(source, device=None, expect_variant: str | None = None, model=N
         raise NetworkLoadError(f"expected an M3LRN network, got a {type(source).__name__}")
     else:
         path = Path(source)
-        if not path.is_file():
-            raise NetworkLoadError(f"checkpoint not found: {path}")
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 -- torch raises many kinds for a bad file
-            raise NetworkLoadError(f"{path}: not a readable PyTorch checkpoint "
-                                   f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+        # one line for a missing path, a folder, an empty / truncated / foreign file and a pickle payload
+        # (weights_only refuses it: its code never runs)
+        obj = safe_torch_load(path, NetworkLoadError)
         if not isinstance(obj, dict):
             raise NetworkLoadError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
         if "format" in obj:

@@ -1,8 +1,9 @@
-"""ONNX export of the inference graph and its check against PyTorch (issue 6, "Speed").
+"""ONNX export of the inference graph and its check against PyTorch ("Speed", Sec. 4).
 
 The exported graph is what the paper times at test time (Sec. 4): the first stage (backbone +
 heads), the 3DMM reconstruction of the coarse landmarks and M2FA; LGS is left out (training
-only). Two versions::
+only). It is :meth:`m3lrn_lib.nn.M3LRN.infer`, the function ``M3LRN.forward`` runs, so the
+export cannot drift from the model. Two versions::
 
     landmarks:  images (B,3,120,120) -> landmarks (B,68,3), pose (B,3) rad, params (B,D)
     dense:      ... and vertices (B,N,3)
@@ -20,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import geometry as G
 from ..fileio import atomic_write_bytes
+from ..nn.model import infer
 
 __all__ = ["InferenceGraph", "export_onnx", "onnx_session", "run_onnx", "check_onnx", "OUTPUTS"]
 
@@ -29,33 +30,26 @@ OUTPUTS = ("landmarks", "pose", "params")
 
 
 class InferenceGraph(nn.Module):
-    """The test-time forward pass of an :class:`~m3lrn_lib.nn.M3LRN` as a plain module
-    (shares the network's weights; no input checks, no LGS, no extra state).
+    """The test-time forward pass of an :class:`~m3lrn_lib.nn.M3LRN` as a plain module:
+    :func:`m3lrn_lib.nn.model.infer` without LGS on the network's parts (shares its weights; no
+    input checks, no LGS, no extra state).
 
     Returns a tuple ``(landmarks L^r, pose, params_raw[, vertices])``, see the module docstring.
     """
 
     def __init__(self, net, dense: bool = False):
         super().__init__()
-        self.backbone, self.heads, self.m2fa = net.backbone, net.heads, net.m2fa
+        self.backbone, self.heads, self.m2fa, self.lgs = net.backbone, net.heads, net.m2fa, None
         self.register_buffer("param_mean", net.param_mean.detach().clone())
         self.register_buffer("param_std", net.param_std.detach().clone())
-        self.face_model, self.n_shape, self.size = net.face_model, net.n_shape, net.config.input_size
+        self.face_model, self.n_shape, self.config = net.face_model, net.n_shape, net.config
         self.dense = bool(dense)
 
     def forward(self, images: torch.Tensor):
-        z = self.backbone(images)
-        params = self.heads(z)
-        raw = G.unwhiten(params, self.param_mean, self.param_std)
-        lmk = G.project_to_crop(self.face_model, raw, self.size, landmarks_only=True)
-        if self.m2fa is not None:
-            a_s = params[:, G.POSE_DIM:G.POSE_DIM + self.n_shape]
-            a_e = params[:, G.POSE_DIM + self.n_shape:]
-            lmk = self.m2fa(lmk, z, a_s, a_e)
-        pose = G.params_to_euler(raw)
+        out = infer(self, images, lgs=False, dense=self.dense)
         if self.dense:
-            return lmk, pose, raw, G.project_to_crop(self.face_model, raw, self.size)
-        return lmk, pose, raw
+            return out["lmk_refined"], out["pose"], out["params_raw"], out["vertices"]
+        return out["lmk_refined"], out["pose"], out["params_raw"]
 
 
 def export_onnx(net, path=None, dense: bool = False, opset: int = 17) -> bytes:

@@ -12,6 +12,12 @@ calibrated policy); boxes given by the caller are *tight face boxes* (about the 
 box: brows to chin, ear to ear) and go through :func:`m3lrn_lib.data.crop.box_from_detector`,
 which turns a landmark box into exactly the benchmark crop. :meth:`Predictor.predict_crops`
 takes crop boxes directly (what the benchmark uses, with the ground-truth-landmark crop).
+
+Boxes (:func:`check_box`): four finite numbers with ``x1 > x0``, ``y1 > y0``, each side at
+least :data:`MIN_BOX_SIDE` (8 px: a smaller crop holds no face, only blur), coordinates within
++-:data:`MAX_BOX_COORD`; against an image, the box must overlap it by at least 8 px on each axis
+(or the whole image side) and no side may exceed :data:`MAX_BOX_SCALE` times the image's longer
+side. Anything else is a ValueError naming the box.
 """
 from __future__ import annotations
 
@@ -20,12 +26,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import geometry as G
+from .. import geometry
 from ..data.crop import box_from_detector, crop_image, points_from_crop
+from ..errors import UserError
 from .inputs import load_image, to_rgb8
 from .network import load_network, variant_of
 
-__all__ = ["Face", "Predictor", "parse_box", "check_box"]
+__all__ = ["Face", "Predictor", "parse_box", "check_box", "check_device", "MIN_BOX_SIDE", "MAX_BOX_COORD",
+           "MAX_BOX_SCALE"]
+
+#: Smallest side of a face box in pixels (the crop of a smaller box holds no face).
+MIN_BOX_SIDE = 8.0
+#: Largest magnitude of a box coordinate in pixels.
+MAX_BOX_COORD = 1e6
+#: Largest box side, as a multiple of the image's longer side.
+MAX_BOX_SCALE = 4.0
 
 
 @dataclass
@@ -71,18 +86,45 @@ class Face:
 
 
 def check_box(box, shape=None) -> np.ndarray:
-    """(4,) ``[x0, y0, x1, y1]`` -> float64, checked finite, positive-sized and (given the image
-    ``shape``) overlapping the image; ValueError otherwise."""
-    b = np.asarray(box, np.float64).reshape(-1)
+    """(4,) ``[x0, y0, x1, y1]`` -> float64, checked as the module docstring says (finite, sides
+    >= :data:`MIN_BOX_SIDE`, and -- given the image ``shape`` -- overlapping the image and not
+    far larger than it); ValueError naming the box otherwise."""
+    try:
+        b = np.asarray(box, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"box {box!r}: expected four finite numbers x0,y0,x1,y1") from None
     if b.shape != (4,) or not np.isfinite(b).all():
         raise ValueError(f"box {np.asarray(box).tolist()}: expected four finite numbers x0,y0,x1,y1")
+    if np.abs(b).max() > MAX_BOX_COORD:
+        raise ValueError(f"box {b.tolist()}: coordinates must be at most {MAX_BOX_COORD:.0f} px in magnitude")
     if not (b[2] > b[0] and b[3] > b[1]):
         raise ValueError(f"box {b.tolist()}: needs x1 > x0 and y1 > y0")
+    if min(b[2] - b[0], b[3] - b[1]) < MIN_BOX_SIDE:
+        raise ValueError(f"box {b.tolist()}: each side must be at least {MIN_BOX_SIDE:g} px, got "
+                         f"{b[2] - b[0]:.6g} x {b[3] - b[1]:.6g}")
     if shape is not None:
-        h, w = shape[:2]
+        h, w = int(shape[0]), int(shape[1])
         if b[2] <= 0 or b[3] <= 0 or b[0] >= w or b[1] >= h:
             raise ValueError(f"box {b.tolist()} lies outside the {w}x{h} image")
+        ox, oy = min(b[2], w) - max(b[0], 0.0), min(b[3], h) - max(b[1], 0.0)
+        if ox < min(MIN_BOX_SIDE, w) or oy < min(MIN_BOX_SIDE, h):
+            raise ValueError(f"box {b.tolist()} overlaps the {w}x{h} image by only {ox:.3g} x {oy:.3g} px "
+                             f"(at least {MIN_BOX_SIDE:g} px on each axis)")
+        if max(b[2] - b[0], b[3] - b[1]) > MAX_BOX_SCALE * max(h, w):
+            raise ValueError(f"box {b.tolist()} is larger than {MAX_BOX_SCALE:g} times the {w}x{h} image")
     return b
+
+
+def check_device(device) -> torch.device | None:
+    """``None``/``'auto'`` -> None (CUDA when available, decided later); a device string ->
+    ``torch.device``; :class:`~m3lrn_lib.errors.UserError` naming it when torch does not know it."""
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return None
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise UserError(f"unknown device {device!r}", subject="device",
+                        hint="use auto, cpu, cuda or cuda:N") from None
 
 
 def parse_box(text: str) -> np.ndarray:
@@ -109,16 +151,18 @@ class Predictor:
 
     def __init__(self, network, device=None, detector="auto", dense: bool = True, batch_size: int = 64,
                  max_faces: int | None = None, expect_variant: str | None = None):
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        dev = check_device(device)
+        if max_faces is not None and (not isinstance(max_faces, (int, np.integer)) or max_faces < 1):
+            raise UserError(f"must be an integer >= 1, got {max_faces!r}", subject="max_faces",
+                            hint="None keeps every face")
+        if int(batch_size) < 1:
+            raise UserError(f"must be >= 1, got {batch_size!r}", subject="batch_size")
+        self.device = dev if dev is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.net = load_network(network, self.device, expect_variant)
         self.variant = variant_of(self.net)
         self.model = self.net.face_model
         self.triangles = np.asarray(self.model.triangles)
         self.dense, self.batch_size, self.max_faces = bool(dense), int(batch_size), max_faces
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
         self._detector = detector
 
     # ------------------------------------------------------------------ pieces
@@ -160,8 +204,8 @@ class Predictor:
     def _faces(self, r: dict, boxes, crop_boxes, sources) -> list[Face]:
         faces = []
         for j, (b, cb) in enumerate(zip(boxes, crop_boxes)):
-            P = torch.as_tensor(r["params_raw"][j:j + 1, :G.POSE_DIM], dtype=torch.float64).reshape(1, 3, 4)
-            _, Rm, _ = G.pose_to_sRt(P)
+            P = torch.as_tensor(r["params_raw"][j:j + 1, :geometry.POSE_DIM], dtype=torch.float64).reshape(1, 3, 4)
+            _, Rm, _ = geometry.pose_to_sRt(P)
             faces.append(Face(
                 box=np.asarray(b, np.float64), crop_box=np.asarray(cb, np.float64),
                 landmarks=points_from_crop(r["lmk_refined"][j], cb),

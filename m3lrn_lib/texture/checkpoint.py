@@ -12,15 +12,17 @@ Two kinds of ordinary ``torch.save`` files, both loadable with ``torch.load(weig
 
 :func:`load_generator` rebuilds a :class:`~m3lrn_lib.texture.gan.TextureGenerator` from either
 kind and refuses, with a message naming the argument, a checkpoint made for another UV size,
-variant or face model.
+variant or face model. Reading, atomic writing and the fp16 rule are the landmark trainer's
+(:mod:`m3lrn_lib.train.checkpoint`); this module only adds the texture formats.
 """
 from __future__ import annotations
 
+from ..errors import UserError
 from ..train.checkpoint import atomic_save, fp16_state, read_checkpoint  # one writer, one reader, one fp16 rule
 from .gan import GeneratorConfig, TextureGenerator, check_uv_size
 
-__all__ = ["TextureCheckpointError", "TRAIN_FORMAT", "GENERATOR_FORMAT", "atomic_save", "load_file",
-           "export_generator", "load_generator", "generator_info"]
+__all__ = ["TextureCheckpointError", "TRAIN_FORMAT", "GENERATOR_FORMAT", "load_texture_file", "export_generator",
+           "load_generator", "generator_info"]
 
 TRAIN_FORMAT = "m3lrn-texture-train-state"
 GENERATOR_FORMAT = "m3lrn-texture-generator"
@@ -28,11 +30,11 @@ VERSION = 1
 KEEP_FP32 = ("template",)
 
 
-class TextureCheckpointError(ValueError):
+class TextureCheckpointError(UserError):
     """A texture checkpoint is missing, unreadable, or made for another UV size / variant / model."""
 
 
-def load_file(path) -> dict:
+def load_texture_file(path) -> dict:
     """A texture checkpoint dict loaded with ``weights_only=True`` on the CPU (the trainer's
     :func:`~m3lrn_lib.train.checkpoint.read_checkpoint`); TextureCheckpointError if it is missing,
     unreadable or not a texture checkpoint."""
@@ -57,7 +59,7 @@ def export_generator(state: dict, path, fp16: bool = True, **extra) -> int:
 
 def generator_info(path) -> dict:
     """What a checkpoint holds, without building the network (config, face model, mode, metrics)."""
-    obj = load_file(path)
+    obj = load_texture_file(path)
     keys = ("format", "generator_config", "face_model", "progress", "metrics", "wall_time_s", "mode", "zoo_name",
             "command")
     return {k: obj[k] for k in keys if k in obj}
@@ -74,7 +76,7 @@ def load_generator(path, uv_size: int | None = None, variant: str | None = None,
     Raises:
         TextureCheckpointError: missing/unreadable file, or another UV size, variant or face model.
     """
-    obj = load_file(path)
+    obj = load_texture_file(path)
     try:
         gcfg = GeneratorConfig(**obj["generator_config"])
     except (KeyError, TypeError, ValueError) as exc:

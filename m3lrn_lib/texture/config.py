@@ -1,36 +1,31 @@
 """Configuration of a texture-GAN run: five small sections, TOML presets, dotted overrides.
 
-Presets live in ``configs/texture/`` (``smoke``, ``cpu``, ``paper``, ...); a file may start from
-another with ``extends = "NAME"``. Overrides change single keys, with values coerced to the
-field's type::
+Presets are shipped inside the package (``m3lrn_lib/presets/texture/``: ``smoke``, ``cpu``,
+``paper``, ...; see :func:`m3lrn_lib.paths.presets_dir`); a file may start from another with
+``extends = "NAME"``. Overrides change single keys, with values coerced to the field's type::
 
     cfg = load_texture_config("cpu", ["model.variant=no_template", "optim.epochs=10", "loss.mode=adversarial"])
 
 An unknown key raises :class:`ConfigError` naming the closest valid key. :func:`to_toml`
 writes the resolved configuration (saved as ``config.toml`` beside every checkpoint; it
-loads back with :func:`load_texture_config`). Same conventions as the landmark trainer's
-:mod:`m3lrn_lib.train.config`, kept separate so the two can evolve independently; both use the
-generic machinery of :mod:`m3lrn_lib.configfiles`.
+loads back with :func:`load_texture_config`). The file machinery is the landmark trainer's
+(:class:`m3lrn_lib.train.configfiles.ConfigFiles`); this module declares the sections, their
+validation and the stricter coercion of its values.
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from .. import configfiles as cf
+from ..train.configfiles import ConfigError, ConfigFiles
 from .gan import SUPPORTED_UV_SIZES, VARIANTS
 
-__all__ = ["ConfigError", "TextureConfig", "CONFIG_DIR", "load_texture_config", "apply_overrides", "list_presets",
-           "to_toml", "to_dict", "valid_keys", "config_from_dict"]
+__all__ = ["ConfigError", "TextureConfig", "FILES", "DEFAULT_CACHE", "load_texture_config", "apply_overrides",
+           "list_presets", "to_toml", "to_dict", "valid_keys", "config_from_dict"]
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "texture"
 LOSS_MODES = ("paired", "adversarial")
-
-
-class ConfigError(ValueError):
-    """A texture configuration file or override is invalid (the message names the key)."""
+#: ``data.cache``'s default: ``data/generated/...`` stands for :func:`m3lrn_lib.paths.generated_data_dir`.
+DEFAULT_CACHE = "data/generated/texture"
 
 
 @dataclass
@@ -54,8 +49,9 @@ class RunSection:
 @dataclass
 class DataSection:
     """Synthetic pairs (:mod:`m3lrn_lib.texture.synth`): uv_size, render_size, n_train, n_val
-    (held-out faces scored during training), seed (data seed), cache (folder for generated sets,
-    relative to the repository root; empty = none), flip (probability of a joint left-right flip
+    (held-out faces scored during training), seed (data seed), cache (folder for generated sets;
+    ``data/generated/...`` is inside :func:`m3lrn_lib.paths.generated_data_dir`, another relative
+    path is relative to the repository root; empty = none), flip (probability of a joint left-right flip
     of image and texture, used only when the UV layout is mirror-symmetric), max_yaw (deg), detail
     (strength of the out-of-span detail), crop_scale, face_model (empty: the default model)."""
 
@@ -64,7 +60,7 @@ class DataSection:
     n_train: int = 2000
     n_val: int = 100
     seed: int = 0
-    cache: str = "data/generated/texture"
+    cache: str = DEFAULT_CACHE
     flip: float = 0.5
     max_yaw: float = 20.0
     detail: float = 1.0
@@ -121,7 +117,7 @@ class TextureConfig:
     optim: OptimSection = field(default_factory=OptimSection)
     loss: LossSection = field(default_factory=LossSection)
 
-    def validate(self) -> "TextureConfig":
+    def validate(self) -> TextureConfig:
         """Check every value; raise :class:`ConfigError` naming the key."""
         r, d, m, o, lo = self.run, self.data, self.model, self.optim, self.loss
         chk = _check
@@ -148,7 +144,11 @@ class TextureConfig:
         chk(o.epochs >= 1, f"optim.epochs must be >= 1, got {o.epochs}")
         chk(0 <= o.decay_start <= o.epochs, f"optim.decay_start must be in [0, epochs={o.epochs}], got {o.decay_start}")
         chk(lo.mode in LOSS_MODES, f"loss.mode must be one of {list(LOSS_MODES)}, got {lo.mode!r}")
-        chk(lo.l1_weight >= 0 and lo.gan_weight >= 0, "loss.l1_weight and loss.gan_weight must be >= 0")
+        for k in ("l1_weight", "gan_weight"):
+            v = getattr(lo, k)
+            chk(math.isfinite(v) and v >= 0, f"loss.{k} must be a finite number >= 0, got {v}")
+        chk(lo.gan_weight > 0 or (lo.mode == "paired" and lo.l1_weight > 0),
+            f"loss.gan_weight and loss.l1_weight are both 0 (mode {lo.mode}): nothing to train; set one > 0")
         chk(lo.mode == "paired" or lo.gan_weight > 0, "loss.mode=adversarial needs loss.gan_weight > 0")
         return self
 
@@ -158,69 +158,20 @@ def _check(ok: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
-def valid_keys(cfg: TextureConfig | None = None) -> list[str]:
-    """All ``section.key`` names."""
-    return cf.section_keys(cfg or TextureConfig())
+#: The preset files, overrides and TOML writer of :class:`TextureConfig`: stricter ints (``"5.0"`` is
+#: refused) and looser strings (numbers accepted, quotes stripped) than the landmark trainer's.
+FILES = ConfigFiles(TextureConfig, "texture", what="texture config key", preset="texture preset",
+                    relative_suffixes=(".toml",), example="optim.epochs=10", skip=("extends", "derived"),
+                    coerce_options=dict(message="{key}: cannot use {value!r} as a {kind}", int_text_as_float=False,
+                                        bool_from_float=False, loose_str=True),
+                    scalars_only=True, derived_note="informational; ignored when this file is loaded")
 
-
-def _unknown(key: str, candidates) -> ConfigError:
-    return cf.closest_key_error(key, candidates, error=ConfigError, what="texture config key")
-
-
-def _coerce(key: str, value, default):
-    # stricter ints ("5.0" is refused), looser strings (numbers accepted, quotes stripped) than the trainer's
-    return cf.coerce(key, value, default, error=ConfigError, message="{key}: cannot use {value!r} as a {kind}",
-                     int_text_as_float=False, bool_from_float=False, loose_str=True)
-
-
-def _set(cfg: TextureConfig, key: str, value) -> None:
-    cf.set_key(cfg, key, value, candidates=valid_keys(cfg), error=ConfigError, what="texture config key",
-               coerce_value=_coerce)
-
-
-def config_from_dict(data: dict, base: TextureConfig | None = None, source: str = "config") -> TextureConfig:
-    """Overlay a nested dict (a parsed TOML file) on ``base`` (default :class:`TextureConfig`)."""
-    cfg = copy.deepcopy(base) if base is not None else TextureConfig()
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a table of sections")
-    return cf.overlay(cfg, data, _set, candidates=valid_keys(cfg), error=ConfigError, what="texture config key",
-                      source=source, skip=("extends", "derived"))
-
-
-def apply_overrides(cfg: TextureConfig, overrides) -> TextureConfig:
-    """Apply ``["section.key=value", ...]`` to a copy of ``cfg``."""
-    return cf.apply_overrides(cfg, overrides, _set, error=ConfigError, example="optim.epochs=10")
-
-
-def list_presets() -> list[str]:
-    """Names of the preset files in ``configs/texture/``."""
-    return cf.list_presets(CONFIG_DIR, (".toml",))
-
-
-def _resolve(name_or_path) -> Path:
-    return cf.resolve_preset(name_or_path, CONFIG_DIR, error=ConfigError, what="texture preset")
-
-
-def load_texture_config(name_or_path="cpu", overrides=(), _seen=None) -> TextureConfig:
-    """Load a preset (``configs/texture/NAME.toml``) or a TOML file, follow ``extends``, apply the
-    dotted ``overrides``, validate."""
-    return cf.load_preset(name_or_path, overrides, folder=CONFIG_DIR, build=config_from_dict, apply=apply_overrides,
-                          error=ConfigError, what="texture preset", relative_suffixes=(".toml",), _seen=_seen)
-
-
-def to_dict(cfg: TextureConfig) -> dict:
-    """Plain nested dict (JSON / checkpoint friendly)."""
-    return cf.to_dict(cfg)
-
-
-def _toml_value(v) -> str:
-    if not isinstance(v, (bool, int, float, str)):
-        raise ConfigError(f"cannot write {v!r} to TOML")
-    return cf.toml_value(v, error=ConfigError)
-
-
-def to_toml(cfg: TextureConfig, header: str = "", derived: dict | None = None) -> str:
-    """The configuration as TOML text; ``derived`` numbers go to a ``[derived]`` table that
-    loading ignores."""
-    return cf.to_toml(cfg, header, derived, value=_toml_value,
-                      derived_note="informational; ignored when this file is loaded")
+valid_keys = FILES.valid_keys
+config_from_dict = FILES.config_from_dict
+apply_overrides = FILES.apply_overrides
+list_presets = FILES.list_presets
+#: ``load_texture_config(name_or_path="cpu", overrides=())``: a preset (``m3lrn_lib/presets/texture/NAME.toml``)
+#: or a TOML file, ``extends`` followed, dotted ``overrides`` applied, validated.
+load_texture_config = FILES.load
+to_dict = FILES.to_dict
+to_toml = FILES.to_toml

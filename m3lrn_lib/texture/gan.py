@@ -60,14 +60,14 @@ def template_texture(model, uv_size: int) -> torch.Tensor:
     template has no black border. A model without albedo gets a constant skin colour.
     Raises :class:`~m3lrn_lib.morphable.FaceModelError` when the model has no UV coordinates.
     """
-    from .. import render as R
+    from .. import render
     from ..uv import fill_texture_holes
 
     S = check_uv_size(uv_size)
     uv = model.require_uv()
     albedo = model.albedo_mean if model.albedo_mean is not None else np.tile([0.80, 0.60, 0.50], (model.n_vertices, 1))
-    ras = R.rasterize_uv(uv, model.triangles, S)
-    tex = torch.from_numpy(R.interpolate(ras, albedo)).permute(2, 0, 1)[None]
+    ras = render.rasterize_uv(uv, model.triangles, S)
+    tex = torch.from_numpy(render.interpolate(ras, albedo)).permute(2, 0, 1)[None]
     vis = torch.from_numpy(ras.tri_id >= 0)[None]
     return fill_texture_holes(tex, vis)[0].clamp(0, 1).float()
 

@@ -31,14 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import render as R
-from .. import uv as U
+from .. import render, uv
 from ..morphable.model import FaceModel, FaceModelError
 
 __all__ = ["TextureFit", "uv_albedo_basis", "texel_normals", "sh_basis", "light_prior", "fit_texture",
            "fit_texture_to_image"]
 
-_BASIS: "weakref.WeakKeyDictionary[FaceModel, dict]" = weakref.WeakKeyDictionary()
+_BASIS: weakref.WeakKeyDictionary[FaceModel, dict] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -81,7 +80,7 @@ def uv_albedo_basis(model: FaceModel, size: int):
         raise FaceModelError(f"face model {model.name!r} has no albedo (albedo_mean): nothing to fit")
     cache = _BASIS.setdefault(model, {})
     if size not in cache:
-        texel, tri, bary = U.uv_texels(model, size)
+        texel, tri, bary = uv.uv_texels(model, size)
         corners = model.triangles[tri]  # (M, 3)
         w = bary.astype(np.float64)
         mean = np.einsum("mk,mkc->mc", w, model.albedo_mean.astype(np.float64)[corners])
@@ -108,8 +107,8 @@ def texel_normals(verts_img, model: FaceModel, size: int) -> np.ndarray:
     v = np.asarray(verts_img, np.float64)
     if v.shape != (model.n_vertices, 3):
         raise ValueError(f"verts_img must have shape ({model.n_vertices}, 3) for model {model.name!r}, got {v.shape}")
-    n = R.vertex_normals(v * (1.0, -1.0, 1.0), model.triangles).astype(np.float64)
-    texel, tri, bary = U.uv_texels(model, size)
+    n = render.vertex_normals(v * (1.0, -1.0, 1.0), model.triangles).astype(np.float64)
+    texel, tri, bary = uv.uv_texels(model, size)
     nt = np.einsum("mk,mkc->mc", bary.astype(np.float64), n[model.triangles[tri]])
     nt /= np.maximum(np.linalg.norm(nt, axis=1, keepdims=True), 1e-12)
     out = np.zeros((size * size, 3), np.float32)
@@ -246,7 +245,7 @@ def fit_texture(observed, visible, normals, model: FaceModel, noise: float = 0.3
     cover = np.zeros(S * S, bool)
     cover[texel] = True
     tex_t = torch.from_numpy(tex.reshape(S, S, 3)).permute(2, 0, 1)[None]
-    filled = U.fill_texture_holes(tex_t, torch.from_numpy(cover.reshape(S, S))[None])[0].permute(1, 2, 0).numpy()
+    filled = uv.fill_texture_holes(tex_t, torch.from_numpy(cover.reshape(S, S))[None])[0].permute(1, 2, 0).numpy()
     shading = np.zeros((S * S, 3))
     shading[texel] = s_all
     rendered = np.zeros((S * S, 3))
@@ -274,5 +273,5 @@ def fit_texture_to_image(image, verts_img, model: FaceModel, uv_size: int = 64, 
     v = np.asarray(verts_img, np.float32)
     if v.shape != (model.n_vertices, 3):
         raise ValueError(f"verts_img must have shape ({model.n_vertices}, 3) for model {model.name!r}, got {v.shape}")
-    obs, vis = U.unwrap_texture(img, v, model, uv_size)
+    obs, vis = uv.unwrap_texture(img, v, model, uv_size)
     return fit_texture(obs, vis, texel_normals(v, model, uv_size), model, **kw)

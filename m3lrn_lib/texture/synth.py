@@ -36,9 +36,7 @@ import cv2
 import numpy as np
 import torch
 
-from .. import geometry as G
-from .. import render as R
-from .. import uv as U
+from .. import geometry, render, uv
 from ..data.crop import box_from_landmarks
 from ..fileio import atomic_write_bytes
 from ..morphable.model import FaceModel
@@ -126,21 +124,21 @@ class TexturedFace:
     light: dict = field(default_factory=dict)
 
 
-_LAYOUT: "weakref.WeakKeyDictionary[FaceModel, dict]" = weakref.WeakKeyDictionary()
+_LAYOUT: weakref.WeakKeyDictionary[FaceModel, dict] = weakref.WeakKeyDictionary()
 
 
 def uv_layout_mask(model: FaceModel, size: int) -> np.ndarray:
     """(S, S) bool: texels covered by the model's UV layout (the "all texels" of the metrics)."""
-    idx, _, _ = U.uv_texels(model, size)
+    idx, _, _ = uv.uv_texels(model, size)
     m = np.zeros(size * size, bool)
     m[idx] = True
     return m.reshape(size, size)
 
 
-def _uv_raster(model: FaceModel, size: int) -> R.Raster:
+def _uv_raster(model: FaceModel, size: int) -> render.Raster:
     cache = _LAYOUT.setdefault(model, {})
     if size not in cache:
-        cache[size] = R.rasterize_uv(model.require_uv(), model.triangles, size)
+        cache[size] = render.rasterize_uv(model.require_uv(), model.triangles, size)
     return cache[size]
 
 
@@ -185,8 +183,8 @@ class TexturedFaceGenerator:
     def base_texture(self, albedo: np.ndarray, size: int) -> np.ndarray:
         """Per-vertex (N, 3) albedo -> (size, size, 3) float32 UV texture (holes push-pull filled)."""
         ras = _uv_raster(self.model, size)
-        t = torch.from_numpy(R.interpolate(ras, albedo)).permute(2, 0, 1)[None]
-        filled = U.fill_texture_holes(t, torch.from_numpy(ras.tri_id >= 0)[None])
+        t = torch.from_numpy(render.interpolate(ras, albedo)).permute(2, 0, 1)[None]
+        filled = uv.fill_texture_holes(t, torch.from_numpy(ras.tri_id >= 0)[None])
         return filled[0].permute(1, 2, 0).numpy()
 
     def detail(self, rng, base: np.ndarray) -> np.ndarray:
@@ -265,7 +263,7 @@ class TexturedFaceGenerator:
         c = self.cfg
         ang = np.radians([rng.uniform(-c.max_yaw, c.max_yaw), rng.uniform(-c.pitch_max, c.pitch_max),
                           rng.uniform(-c.roll_max, c.roll_max)])
-        Rm = G.euler_to_matrix(torch.as_tensor(ang)).numpy()
+        Rm = geometry.euler_to_matrix(torch.as_tensor(ang)).numpy()
         P = V @ Rm.T  # view frame (y up), mm
         L = P[self.model.landmarks]
         box = box_from_landmarks(np.stack([L[:, 0], -L[:, 1]], 1), scale=c.crop_scale)
@@ -300,19 +298,19 @@ class TexturedFaceGenerator:
         (H, H, 3) background -> (H, H, 3) float32 image in [0, 1] and the (1, H, H) rasters."""
         H = background.shape[0]
         v = torch.from_numpy(verts.astype(np.float32))[None]
-        ras = U.rasterize_batch(v, self.model, H, H)
-        alb, mask = U.render_uv_texture_batch(v, self.model, torch.from_numpy(texture).permute(2, 0, 1)[None].float(),
+        ras = uv.rasterize_batch(v, self.model, H, H)
+        alb, mask = uv.render_uv_texture_batch(v, self.model, torch.from_numpy(texture).permute(2, 0, 1)[None].float(),
                                               torch.zeros(1, 3, H, H), ras)
-        n = R.vertex_normals(verts * (1.0, -1.0, 1.0), self.model.triangles)
+        n = render.vertex_normals(verts * (1.0, -1.0, 1.0), self.model.triangles)
         d = np.asarray(light["direction"])
         lam = np.maximum(n @ d, 0)[:, None]
         shade = np.asarray(light["ambient"]) + np.asarray(light["diffuse"]) * lam
         h = d + (0, 0, 1.0)
         spec = light["specular"] * np.maximum(n @ (h / np.linalg.norm(h)), 0) ** light["shininess"]
         attrs = np.concatenate([shade, spec[:, None]], 1)
-        raster = R.Raster(ras.tri_id[0].numpy().astype(np.int32), ras.bary[0].numpy(), ras.depth[0].numpy(),
+        raster = render.Raster(ras.tri_id[0].numpy().astype(np.int32), ras.bary[0].numpy(), ras.depth[0].numpy(),
                           self.model.triangles.astype(np.int32))
-        sh = R.interpolate(raster, attrs)
+        sh = render.interpolate(raster, attrs)
         face = alb[0].permute(1, 2, 0).numpy() * sh[..., :3] + sh[..., 3:]
         m = mask[0].numpy()[..., None]
         return np.clip(np.where(m, face, background), 0, 1).astype(np.float32), ras
@@ -336,7 +334,7 @@ class TexturedFaceGenerator:
         light = self._light(rng)
         img, ras = self.render(verts, texture, light, self._background(rng, H))
         img8 = np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
-        obs, vis = U.unwrap_texture_batch(torch.from_numpy(img8).permute(2, 0, 1)[None].float() / 255,
+        obs, vis = uv.unwrap_texture_batch(torch.from_numpy(img8).permute(2, 0, 1)[None].float() / 255,
                                           torch.from_numpy(verts.astype(np.float32))[None], m, S, ras)
         img_uv = cv2.resize(img8, (S, S), interpolation=cv2.INTER_AREA) if H != S else img8
         return TexturedFace(img8, img_uv, texture, base, vis[0].numpy(), obs[0].permute(1, 2, 0).numpy(),
@@ -372,7 +370,7 @@ class TexturePairs:
         f = lambda a: torch.from_numpy(np.ascontiguousarray(a[sl])).permute(0, 3, 1, 2).float() / 255  # noqa: E731
         return f(self.images), f(self.textures), torch.from_numpy(np.ascontiguousarray(self.visible[sl]))
 
-    def subset(self, n: int) -> "TexturePairs":
+    def subset(self, n: int) -> TexturePairs:
         """The first ``n`` faces."""
         cut = lambda a: None if a is None else a[:n]  # noqa: E731
         return TexturePairs(self.images[:n], self.textures[:n], self.visible[:n], cut(self.renders), cut(self.verts),

@@ -19,32 +19,56 @@ and ``summary.json``.
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..fileio import atomic_write_bytes
+from .. import paths
+from ..fileio import atomic_write_bytes, remove_temp_files
+from ..runtime import pick_device
+from ..train.checkpoint import atomic_save
+from ..train.logs import MetricsLog, read_log
 from ..uv import uv_is_mirror_symmetric
-from .checkpoint import TRAIN_FORMAT, VERSION, TextureCheckpointError, atomic_save, export_generator, load_file
+from .checkpoint import TRAIN_FORMAT, VERSION, TextureCheckpointError, export_generator, load_texture_file
 from .config import ConfigError, TextureConfig, to_dict, to_toml
-from .gan import (DiscriminatorConfig, GeneratorConfig, PatchDiscriminator, TextureGenerator, lr_factor,
-                  lsgan_d_loss, lsgan_g_loss, template_texture, to_unit)
+from .gan import (
+    DiscriminatorConfig,
+    GeneratorConfig,
+    PatchDiscriminator,
+    TextureGenerator,
+    lr_factor,
+    lsgan_d_loss,
+    lsgan_g_loss,
+    template_texture,
+    to_unit,
+)
 from .synth import TexturePairs, TextureSynthConfig, make_pairs, uv_layout_mask
 
-__all__ = ["TextureTrainer", "read_log", "synth_config", "cache_dir", "per_step_time"]
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["TextureTrainer", "read_log", "synth_config", "data_cache_dir", "per_step_time"]
 
 
-def cache_dir(cfg: TextureConfig) -> Path | None:
-    """The run's data cache folder (``data.cache``; a relative path is relative to the repository root)."""
+def data_cache_dir(cfg: TextureConfig) -> Path | None:
+    """The run's data cache folder (``data.cache``, resolved now): None when empty. Caches never go
+    into the repository: a relative path lies in :func:`m3lrn_lib.paths.generated_data_dir`
+    (``$M3LRN_DATA_DIR``, else ``<user cache>/generated``), ``data/generated/X`` as ``X`` there
+    (``data/generated/texture`` -> ``<generated>/texture``), any other relative path below it as
+    is; so does an absolute path inside the repository (e.g. one stored in a checkpoint's
+    configuration). Another absolute path is used as given."""
     if not cfg.data.cache:
         return None
     p = Path(cfg.data.cache).expanduser()
-    return p if p.is_absolute() else REPO_ROOT / p
+    root = paths.source_root()
+    if p.is_absolute():
+        if root is None:
+            return p
+        try:
+            p = p.resolve().relative_to(root.resolve())
+        except ValueError:
+            return p  # outside the repository: the user's folder
+    parts = p.parts[2:] if p.parts[:2] == ("data", "generated") else tuple(x for x in p.parts if x not in ("..", "."))
+    return paths.generated_data_dir().joinpath(*parts)
 
 
 def synth_config(cfg: TextureConfig) -> TextureSynthConfig:
@@ -52,34 +76,6 @@ def synth_config(cfg: TextureConfig) -> TextureSynthConfig:
     d = cfg.data
     return TextureSynthConfig(uv_size=d.uv_size, render_size=d.render_size, max_yaw=d.max_yaw, detail=d.detail,
                               crop_scale=d.crop_scale)
-
-
-def read_log(path) -> list[dict]:
-    """The records of a ``log.jsonl`` (skips a torn last line)."""
-    out = []
-    p = Path(path)
-    if not p.is_file():
-        return out
-    for line in p.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
-class _Log:
-    """Append-only JSONL log; on resume, records after the checkpoint's step are dropped."""
-
-    def __init__(self, path: Path, keep_until_step: int | None):
-        self.path = path
-        keep = [r for r in read_log(path) if r.get("step", 0) <= keep_until_step] if keep_until_step is not None else []
-        atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in keep).encode())
-
-    def write(self, rec: dict) -> None:
-        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in rec.items()}
-        with open(self.path, "a") as fh:
-            fh.write(json.dumps(clean) + "\n")
 
 
 class TextureTrainer:
@@ -106,9 +102,8 @@ class TextureTrainer:
         self.model.require_uv()
         if r.threads:
             torch.set_num_threads(r.threads)
-        self.device = torch.device("cuda" if r.device == "auto" and torch.cuda.is_available() else
-                                   ("cpu" if r.device == "auto" else r.device))
-        cache = cache_dir(cfg)
+        self.device = pick_device(r.device)
+        cache = data_cache_dir(cfg)
         scfg = synth_config(cfg)
         t0 = time.time()
         self.train_data = train_data if train_data is not None else make_pairs(
@@ -117,7 +112,7 @@ class TextureTrainer:
             make_pairs(self.model, d.n_val, "val", d.seed, scfg, cache_dir=cache) if d.n_val else None)
         for name, ds in (("train_data", self.train_data), ("val_data", self.val_data)):
             if ds is not None and ds.images.shape[1] != d.uv_size:
-                raise ValueError(f"{name} has {ds.images.shape[1]}x{ds.images.shape[1]} images, but data.uv_size="
+                raise ConfigError(f"{name} has {ds.images.shape[1]}x{ds.images.shape[1]} images, but data.uv_size="
                                  f"{d.uv_size}")
         self.data_s = time.time() - t0
         torch.manual_seed(r.seed)
@@ -141,11 +136,23 @@ class TextureTrainer:
             self._load_state(path)
         elif resume not in (None, "auto"):
             raise TextureCheckpointError(f"resume={str(resume)!r}: no such training state")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.out_dir / "config.toml", to_toml(cfg, f"texture GAN run {r.name!r} (resolved)",
-                                                                 self.derived()).encode())
         self.log_path = self.out_dir / "log.jsonl"
-        self.log = _Log(self.log_path, self.step if self.resumed_from else None)
+        self.log: MetricsLog | None = None  # opened by fit(): the constructor writes nothing
+
+    def _open_run(self) -> None:
+        """Create the run folder, write ``config.toml`` and open the log (records after a resumed
+        state's step are dropped); once."""
+        if self.log is not None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        removed = remove_temp_files(self.out_dir)  # debris of a checkpoint write killed mid-way
+        if removed:
+            self.say(f"[texture {self.cfg.run.name}] removed {removed} temporary file(s) of an interrupted write "
+                     f"in {self.out_dir}")
+        atomic_write_bytes(self.out_dir / "config.toml", to_toml(self.cfg, f"texture GAN run {self.cfg.run.name!r} "
+                                                                 "(resolved)", self.derived()).encode())
+        self.log = MetricsLog(self.log_path, "jsonl", resume_step=self.step if self.resumed_from else None,
+                              fields=None)
 
     # ------------------------------------------------------------------ info
     def derived(self) -> dict:
@@ -165,7 +172,7 @@ class TextureTrainer:
                 "mode": self.cfg.loss.mode}
 
     def _load_state(self, path: Path) -> None:
-        st = load_file(path)
+        st = load_texture_file(path)
         if st["format"] != TRAIN_FORMAT:
             raise TextureCheckpointError(f"{path}: a generator export cannot be resumed (need a training state)")
         mine, theirs = to_dict(self.cfg), st["config"]
@@ -254,6 +261,7 @@ class TextureTrainer:
     def fit(self) -> dict:
         """Train to ``optim.epochs`` (or ``run.max_steps``); returns a summary dict."""
         r, o = self.cfg.run, self.cfg.optim
+        self._open_run()
         total = self.steps_per_epoch * o.epochs
         stop = min(total, r.max_steps) if r.max_steps else total
         bar = None

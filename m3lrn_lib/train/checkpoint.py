@@ -29,10 +29,11 @@ from pathlib import Path
 
 import torch
 
-from ..fileio import TMP_PREFIX  # the debris name of every atomic write in the project
+from ..errors import UserError
+from ..fileio import TMP_PREFIX, safe_torch_load  # TMP_PREFIX: the debris name of every atomic write
 
-__all__ = ["CheckpointError", "atomic_save", "load_file", "export_weights", "load_checkpoint",
-           "TRAIN_FORMAT", "WEIGHTS_FORMAT", "checkpoint_info"]
+__all__ = ["CheckpointError", "atomic_save", "read_checkpoint", "fp16_state", "load_file", "export_weights",
+           "load_checkpoint", "TRAIN_FORMAT", "WEIGHTS_FORMAT", "checkpoint_info"]
 
 TRAIN_FORMAT = "m3lrn-train-state"
 WEIGHTS_FORMAT = "m3lrn-weights"
@@ -41,7 +42,7 @@ VERSION = 1
 KEEP_FP32 = ("param_mean", "param_std")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint is missing, unreadable, of another kind, or does not fit the network."""
 
 
@@ -85,21 +86,20 @@ def read_checkpoint(path, formats, error=None, what: str = "an m3lrn checkpoint"
     """The one reader of every checkpoint file of the project: ``torch.load(weights_only=True)`` on
     the CPU, then the format tag (one of ``formats``) and the version are checked.
 
-    Raises ``error`` (default :class:`CheckpointError`) naming the file when it is missing
-    ("``name`` not found", with ``hint``, e.g. the command that makes it), unreadable, not
-    ``what``, or newer than ``version``.
+    Raises ``error`` (default :class:`CheckpointError`) naming the file, in one line, when it is
+    missing ("``name`` not found", with ``hint``, e.g. the command that makes it), a folder,
+    empty, truncated, not a torch file, a pickle payload (refused, never run), not ``what``, or
+    newer than ``version`` (:func:`m3lrn_lib.fileio.safe_torch_load`).
     """
     error = error or CheckpointError
     path = Path(path)
-    if not path.is_file():
-        raise error(f"{name} not found: {path}" + (f" ({hint})" if hint else ""))
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 -- any unreadable file is reported the same way
-        raise error(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    obj = safe_torch_load(path, error, name=name, hint=hint)  # one line for a folder, empty, truncated, pickle file
     if not isinstance(obj, dict) or obj.get("format") not in formats:
         raise error(f"{path}: not {what} (expected format {' or '.join(map(repr, formats))})")
-    if obj.get("version", 0) > version:
+    version_found = obj.get("version", 0)
+    if not isinstance(version_found, int) or isinstance(version_found, bool):
+        raise error(f"{path}: not {what} (its version is {version_found!r}, not a number)")
+    if version_found > version:
         raise error(f"{path}: written by a newer m3lrn_lib (version {obj['version']} > {version})")
     return obj
 
@@ -113,6 +113,9 @@ def load_file(path) -> dict:
             obj["model"] = _unpack(obj.pop("packed_model"))
         except (KeyError, IndexError, RuntimeError, TypeError, ValueError, zlib.error) as exc:
             raise CheckpointError(f"{path}: damaged weights ({type(exc).__name__}: {exc})") from None
+    missing = [k for k in ("model", "model_config", "face_model") if k not in obj]
+    if missing or not isinstance(obj.get("model"), dict):
+        raise CheckpointError(f"{path}: incomplete checkpoint (missing {missing or ['model']})")
     return obj
 
 

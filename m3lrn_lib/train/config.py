@@ -1,9 +1,10 @@
 """Training configuration: a dataclass tree, preset files, command-line overrides, a TOML writer.
 
 A run is described by :class:`TrainConfig` with six sections (``run``, ``model``, ``data``,
-``augment``, ``optim``, ``loss``). Presets are plain TOML (or YAML) files in the repository's
-``configs/`` folder (``paper``, ``paper_code``, ``cpu``, ``smoke``); a file may start from
-another with ``extends = "NAME"``. Dotted overrides change single keys::
+``augment``, ``optim``, ``loss``). Presets are plain TOML (or YAML) files shipped inside the
+package (``m3lrn_lib/presets/``: ``paper``, ``paper_code``, ``cpu``, ``smoke``; see
+:func:`m3lrn_lib.paths.presets_dir`); a file may start from another with ``extends = "NAME"``.
+Dotted overrides change single keys::
 
     cfg = load_config("cpu", ["optim.batch_size=64", "model.preset=baseline", "optim.milestones=9,12"])
 
@@ -11,7 +12,8 @@ Values are coerced to the field's type (``true/false``, ints, floats such as ``5
 lists as ``9,12`` or ``[9, 12]``). An unknown key raises :class:`ConfigError` naming the
 closest valid key (difflib). :func:`to_toml` writes the resolved configuration, which the
 trainer saves beside every checkpoint (``config.toml``); it loads back with
-:func:`load_config`. The generic machinery lives in :mod:`m3lrn_lib.configfiles`.
+:func:`load_config`. The file machinery is :class:`m3lrn_lib.train.configfiles.ConfigFiles`;
+this module declares the sections, the ``model.options.*`` keys and the validation.
 """
 from __future__ import annotations
 
@@ -20,18 +22,13 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import configfiles as cf
 from ..nn.losses import LossWeights
+from . import configfiles
+from .configfiles import ConfigError
 
 __all__ = ["ConfigError", "RunConfig", "ModelConfig", "DataConfig", "AugmentConfig", "OptimConfig",
-           "TrainConfig", "CONFIG_DIR", "list_presets", "load_config", "config_from_dict", "apply_overrides",
+           "TrainConfig", "FILES", "list_presets", "load_config", "config_from_dict", "apply_overrides",
            "to_toml", "to_dict", "valid_keys"]
-
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-
-
-class ConfigError(ValueError):
-    """A configuration file or override is invalid (the message names the key)."""
 
 
 @dataclass
@@ -103,6 +100,9 @@ class DataConfig:
         start_method: how workers start: ``spawn`` (default, robust: a forked child inherits
             OpenCV's / OpenBLAS's thread pools in an unusable state and can hang), ``forkserver``
             or ``fork`` (fastest start).
+        skip_bad: drop bad samples (undecodable images, non-finite parameters or landmarks) of
+            the training and test sets with a warning giving the count, instead of stopping
+            with an error naming the first one (the readers' ``skip_bad=True``).
     """
 
     train: str = "synthetic"
@@ -115,6 +115,7 @@ class DataConfig:
     pin_memory: bool = True
     prefetch: int = 2
     start_method: str = "spawn"
+    skip_bad: bool = False
 
 
 @dataclass
@@ -142,7 +143,9 @@ class OptimConfig:
         milestones: epochs after which the rate is multiplied by ``gamma``.
         warmup_epochs: linear warm-up (the public code: 5; the paper: none).
         nesterov, weight_decay: the public code uses True and 5e-4 (the paper: plain momentum, none).
-        skip_nonfinite: skip (and count) a step whose loss or gradients are not finite.
+        skip_nonfinite: skip (and count) a step whose loss or gradients are not finite, or whose
+            update would make a parameter non-finite (the parameters and the optimiser state are
+            restored to what they were before the step).
     """
 
     lr: float = 0.08
@@ -170,7 +173,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossWeights = field(default_factory=LossWeights)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise :class:`ConfigError` for values out of range; returns self."""
         _validate(self)
         return self
@@ -180,92 +183,55 @@ class TrainConfig:
         return Path(self.run.out_dir.replace("{name}", self.run.name))
 
 
-# ----------------------------------------------------------------------------- keys and types
-_EXTS = (".toml", ".yaml", ".yml")
+# ----------------------------------------------------------------------------- files
+class _TrainConfigFiles(configfiles.ConfigFiles):
+    """The landmark trainer's keys: the sections' fields plus ``model.options.<M3LRNConfig field>``."""
 
-
-def valid_keys(cfg: TrainConfig | None = None) -> list[str]:
-    """Every dotted key (``optim.lr``, ...) and the M3LRN options (``model.options.lmk_kind``)."""
-    from ..nn import M3LRNConfig
-    keys = cf.section_keys(cfg or TrainConfig())
-    keys += [f"model.options.{f.name}" for f in dataclasses.fields(M3LRNConfig)]
-    return keys
-
-
-def _unknown(key: str, candidates) -> ConfigError:
-    return cf.closest_key_error(key, candidates, error=ConfigError)
-
-
-def _coerce(key: str, value, default):
-    """Coerce ``value`` (a string from the command line, or a parsed file value) to the type of ``default``."""
-    return cf.coerce(key, value, default, error=ConfigError)
-
-
-_scalar = cf.parse_scalar
-
-
-# ----------------------------------------------------------------------------- building
-def config_from_dict(data: dict, base: TrainConfig | None = None, source: str = "config") -> TrainConfig:
-    """Overlay a nested dict (a parsed TOML/YAML file) on ``base`` (default: :class:`TrainConfig`)."""
-    import copy
-    cfg = copy.deepcopy(base) if base is not None else TrainConfig()
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a table of sections, got {type(data).__name__}")
-    return cf.overlay(cfg, data, lambda c, k, v: _set(c, k, v, from_file=True), candidates=valid_keys(cfg),
-                      error=ConfigError, source=source)
-
-
-def _set(cfg: TrainConfig, key: str, value, from_file: bool = False) -> None:
-    keys = valid_keys(cfg)
-    section, name = cf.find_field(cfg, key, keys, error=ConfigError)
-    parts = key.split(".")
-    if parts[0] == "model" and name == "options" and len(parts) == 3:
+    def valid_keys(self, cfg: TrainConfig | None = None) -> list[str]:
+        """Every dotted key (``optim.lr``, ...) and the M3LRN options (``model.options.lmk_kind``)."""
         from ..nn import M3LRNConfig
-        opt = parts[2]
+        return super().valid_keys(cfg) + [f"model.options.{f.name}" for f in dataclasses.fields(M3LRNConfig)]
+
+    def set(self, cfg: TrainConfig, key: str, value, from_file: bool = False) -> None:
+        from ..nn import M3LRNConfig
+        keys = self.valid_keys(cfg)
+        section, name = configfiles.find_field(cfg, key, keys, error=self.error)
+        parts = key.split(".")
         mfields = {f.name: f for f in dataclasses.fields(M3LRNConfig)}
-        if opt not in mfields:
-            raise _unknown(key, keys)
-        default = mfields[opt].default
-        if isinstance(value, str) and not from_file:
-            value = None if value.lower() in ("none", "null") else (
-                _coerce(key, value, default) if default is not None else _scalar(value))
-        section.options[opt] = value
-        return
-    if len(parts) != 2:
-        raise _unknown(key, keys)
-    value = _coerce(key, value, cf.field_default(section, name))
-    if parts[0] == "model" and name == "options":
-        from ..nn import M3LRNConfig
-        mnames = [f.name for f in dataclasses.fields(M3LRNConfig)]
-        for opt in value:
-            if opt not in mnames:
-                raise _unknown(f"model.options.{opt}", keys)
-    cf.assign(section, name, value)  # LossWeights is a frozen dataclass
+        if parts[0] == "model" and name == "options" and len(parts) == 3:
+            opt = parts[2]
+            if opt not in mfields:
+                raise self.unknown(key, keys)
+            default = mfields[opt].default
+            if isinstance(value, str) and not from_file:
+                value = None if value.lower() in ("none", "null") else (
+                    self.coerce(key, value, default) if default is not None else configfiles.parse_scalar(value))
+            section.options[opt] = value
+            return
+        if len(parts) != 2:
+            raise self.unknown(key, keys)
+        value = self.coerce(key, value, configfiles.field_default(section, name))
+        if parts[0] == "model" and name == "options":
+            for opt in value:
+                if opt not in mfields:
+                    raise self.unknown(f"model.options.{opt}", keys)
+        configfiles.assign(section, name, value)  # LossWeights is a frozen dataclass
 
 
-def apply_overrides(cfg: TrainConfig, overrides) -> TrainConfig:
-    """Apply ``["section.key=value", ...]`` to a copy of ``cfg`` (see the module docstring)."""
-    return cf.apply_overrides(cfg, overrides, _set, error=ConfigError, example="optim.lr=0.01")
+#: The preset files, overrides and TOML writer of :class:`TrainConfig`.
+FILES = _TrainConfigFiles(TrainConfig, "landmarks", suffixes=(".toml", ".yaml", ".yml"), example="optim.lr=0.01")
 
-
-def list_presets() -> list[str]:
-    """Names of the preset files in ``configs/``."""
-    return cf.list_presets(CONFIG_DIR, _EXTS)
-
-
-def _resolve(name_or_path) -> Path:
-    return cf.resolve_preset(name_or_path, CONFIG_DIR, suffixes=_EXTS, error=ConfigError, kinds=".toml/.yaml")
-
-
-def _read(path: Path) -> dict:
-    return cf.read_table(path, error=ConfigError)
-
-
-def load_config(name_or_path="cpu", overrides=(), _seen=None) -> TrainConfig:
-    """Load a preset name (``configs/NAME.toml``) or a TOML/YAML file, follow ``extends``, then
-    apply dotted ``overrides``; validate and return the :class:`TrainConfig`."""
-    return cf.load_preset(name_or_path, overrides, folder=CONFIG_DIR, build=config_from_dict, apply=apply_overrides,
-                          error=ConfigError, suffixes=_EXTS, kinds=".toml/.yaml", _seen=_seen)
+valid_keys = FILES.valid_keys
+config_from_dict = FILES.config_from_dict
+apply_overrides = FILES.apply_overrides
+list_presets = FILES.list_presets
+#: ``load_config(name_or_path="cpu", overrides=())``: a preset name (``m3lrn_lib/presets/NAME.toml``)
+#: or a TOML/YAML file, ``extends`` followed, dotted ``overrides`` applied, validated.
+load_config = FILES.load
+to_dict = FILES.to_dict
+#: ``to_toml(cfg, header="", derived=None)``: ``derived`` (effective lr, steps, ...) goes to a
+#: ``[derived]`` table that :func:`load_config` ignores.
+to_toml = FILES.to_toml
 
 
 # ----------------------------------------------------------------------------- validation
@@ -310,24 +276,10 @@ def _validate(cfg: TrainConfig) -> None:
            f"optim.milestones must be whole epochs, got {ms}")
     _check(list(ms) == sorted(set(ms)) and all(0 < m < o.epochs for m in ms),
            f"optim.milestones must increase strictly inside (0, epochs={o.epochs}), got {ms}")
-    for k, v in dataclasses.asdict(cfg.loss).items():
-        _check(v >= 0, f"loss.{k} must be >= 0, got {v}")
-
-
-# ----------------------------------------------------------------------------- writing
-def to_dict(cfg: TrainConfig) -> dict:
-    """Plain nested dict of the configuration (JSON / checkpoint friendly)."""
-    return cf.to_dict(cfg)
-
-
-def _toml_value(v) -> str:
-    return cf.toml_value(v, error=ConfigError)
-
-
-def to_toml(cfg: TrainConfig, header: str = "", derived: dict | None = None) -> str:
-    """The configuration as TOML text (``None`` option values are left out: TOML has no null).
-
-    ``derived``: informational numbers (effective lr, steps, ...) written to a ``[derived]`` table
-    that :func:`load_config` ignores.
-    """
-    return cf.to_toml(cfg, header, derived, value=_toml_value)
+    weights = dataclasses.asdict(cfg.loss)
+    for k, v in weights.items():
+        _check(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0,
+               f"loss.{k} must be a finite number >= 0, got {v}")
+    _check(any(v > 0 for v in weights.values()),
+           "loss weights are all 0 (" + ", ".join(f"loss.{k}" for k in weights)
+           + "): nothing to train; set at least one > 0, e.g. loss.w_3dmm=0.02")

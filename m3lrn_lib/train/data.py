@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from torch.utils.data._utils.collate import default_collate
 
-from .. import data as D
+from .. import data
 
 __all__ = ["build_datasets", "AugmentedSamples", "EpochSampler", "FaceSwapCollate", "build_train_loader",
            "sample_seed"]
@@ -35,36 +35,100 @@ def _subset(ds, n: int):
     return ds
 
 
+SKIP_BAD_HINT = "pass skip_bad=True to drop bad samples with a warning"
+
+
+def _config_hint(exc: Exception, key: str, value) -> data.DatasetError:
+    """The readers' error as the trainer reports it: prefixed with the config key and its value,
+    and the readers' ``skip_bad=True`` hint spelled as the config key ``data.skip_bad=true``."""
+    text = str(exc).replace(SKIP_BAD_HINT, "set data.skip_bad=true (skip_bad=True in code) to drop bad "
+                                           "samples with a warning")
+    return data.DatasetError(f"{key} = {str(value)!r}: {text}")
+
+
+def _reopen(reader, model, skip_bad: bool, whitening=None):
+    """The same split reader opened again with ``skip_bad`` (for the generated sets)."""
+    if not skip_bad or reader is None:
+        return reader
+    if isinstance(reader, data.ThreeDDFADataset):
+        return data.ThreeDDFADataset(reader.root, model, skip_bad=True)
+    return data.AFLW2000Dataset(reader.root, model, whitening=whitening, skip_bad=True)
+
+
+def validate_test_set(test, key: str, value, n: int = 0) -> None:
+    """Decode the images of the (first ``n``) test samples now, before training starts: a bad test
+    set fails at once, naming the folder and the first bad file (DatasetError), instead of at the
+    first validation after an epoch. Readers opened with ``skip_bad`` decoded them already."""
+    from ..data.io import read_rgb
+    base = test.dataset if isinstance(test, torch.utils.data.Subset) else test
+    if len(test) == 0:
+        raise data.DatasetError(f"{key} = {str(value)!r}: no test samples (every sample was bad or the folder "
+                                "holds none)")
+    if getattr(base, "skip_bad", False) or not hasattr(base, "paths"):
+        return
+    count = len(test)
+    bad = []
+    for i in range(count):
+        p = base.paths[i]
+        try:
+            read_rgb(p)
+        except data.DatasetError as exc:
+            bad.append(str(exc))
+    if bad:
+        more = f" (and {len(bad) - 1} more bad samples)" if len(bad) > 1 else ""
+        raise _config_hint(data.DatasetError(bad[0] + more + "; " + SKIP_BAD_HINT), key, value)
+
+
 def build_datasets(cfg, model, progress: bool = True):
     """(train, test) readers for ``cfg.data`` (test may be None); raw, unaugmented.
 
-    Raises :class:`m3lrn_lib.data.DatasetError` for a folder without data, and ValueError for a
-    training set without 3DMM targets for ``model``.
+    Every reader is opened with ``skip_bad=cfg.data.skip_bad``; the test set's images are decoded
+    now (:func:`validate_test_set`), so a bad test set fails before training starts. Raises
+    :class:`m3lrn_lib.data.DatasetError` naming the config key and the folder for a folder without
+    (good) data, or a training set without 3DMM targets for ``model``.
     """
     d = cfg.data
+    skip = bool(getattr(d, "skip_bad", False))
+    test_key, test_value = "data.test", d.test or d.train
     if d.train == "synthetic":
-        train, test = D.default_datasets(model, d.n_train, d.n_test, workers=max(1, d.workers), progress=progress)
+        try:
+            train, test = data.default_datasets(model, d.n_train, d.n_test, workers=max(1, d.workers),
+                                                progress=progress)
+        except data.DatasetError as exc:
+            raise _config_hint(exc, "data.train", d.train) from None
+        train = _reopen(train, model, skip)
+        test = _reopen(test, model, skip, whitening=train)
     elif d.train == "sample":
-        train, test = D.sample_datasets(model)
+        from .. import paths
+        folder = paths.sample_dir()
+        try:
+            train = data.ThreeDDFADataset(folder / "train", model, skip_bad=skip)
+            test = data.AFLW2000Dataset(folder / "test", model, whitening=train, skip_bad=skip)
+        except data.DatasetError as exc:
+            raise _config_hint(exc, "data.train", d.train) from None
     else:
         try:
-            train = D.open_dataset(d.train, model=model)
-        except D.DatasetError as exc:
-            raise D.DatasetError(f"data.train = {d.train!r}: {exc}") from None
+            train = data.open_dataset(d.train, model=model, skip_bad=skip)
+        except data.DatasetError as exc:
+            raise _config_hint(exc, "data.train", d.train) from None
         test = None
         if getattr(train, "layout", "") == "300wlp":
-            raise ValueError(f"data.train = {d.train!r} is a 300W-LP folder: its BFM fits are no targets for "
-                             f"face model {model.name!r}; train on a 3DDFA-layout folder (crops + parameters)")
+            raise data.DatasetError(f"data.train = {d.train!r} is a 300W-LP folder: its BFM fits are no targets for "
+                                    f"face model {model.name!r}; train on a 3DDFA-layout folder (crops + parameters)")
     if d.test == "none":
         test = None
     elif d.test and d.test != "none":
         try:
-            test = D.AFLW2000Dataset(d.test, model, whitening=train)
-        except D.DatasetError as exc:
-            raise D.DatasetError(f"data.test = {d.test!r}: {exc}") from None
+            test = data.AFLW2000Dataset(d.test, model, whitening=train, skip_bad=skip)
+        except data.DatasetError as exc:
+            raise _config_hint(exc, "data.test", d.test) from None
+        test_value = d.test
     if len(train) == 0:
-        raise D.DatasetError(f"data.train = {d.train!r}: no training samples")
-    return train, (_subset(test, d.test_subset) if test is not None else None)
+        raise data.DatasetError(f"data.train = {d.train!r}: no training samples")
+    test = _subset(test, d.test_subset) if test is not None else None
+    if test is not None:
+        validate_test_set(test, test_key, test_value)
+    return train, test
 
 
 class AugmentedSamples(Dataset):
@@ -96,10 +160,10 @@ class AugmentedSamples(Dataset):
         self.generator = torch.Generator()
         ts = []
         if self.color_jitter:
-            ts.append(D.ColorJitter(generator=self.generator))
+            ts.append(data.ColorJitter(generator=self.generator))
         if self.flip > 0:
-            ts.append(D.RandomHorizontalFlip(self.model, p=self.flip, generator=self.generator))
-        self.transform = D.Compose(ts) if ts else None
+            ts.append(data.RandomHorizontalFlip(self.model, p=self.flip, generator=self.generator))
+        self.transform = data.Compose(ts) if ts else None
 
     # a torch.Generator does not survive pickling into spawned workers: rebuild it there
     def __getstate__(self):
@@ -116,7 +180,7 @@ class AugmentedSamples(Dataset):
         i, seed = key if isinstance(key, tuple) else (key, 0)
         if self.transform is not None and self.can_augment:
             self.generator.manual_seed(int(seed))
-            s = D.to_sample(self.transform(self.base.raw(i)), self.base.param_mean, self.base.param_std)
+            s = data.to_sample(self.transform(self.base.raw(i)), self.base.param_mean, self.base.param_std)
         else:
             s = dict(self.base[i])
         s["aug_seed"] = int(seed)
@@ -162,7 +226,7 @@ class FaceSwapCollate:
 
     def _build(self):
         self.generator = torch.Generator()
-        self.swap = (D.FaceSwap(self.model, p=self.p, texture_size=self.texture_size, generator=self.generator)
+        self.swap = (data.FaceSwap(self.model, p=self.p, texture_size=self.texture_size, generator=self.generator)
                      if self.p > 0 else None)
 
     def __getstate__(self):
@@ -190,7 +254,7 @@ def _worker_init(_, fresh: bool = True):
     OpenBLAS's thread pools are copies of the parent's, and resizing them can deadlock."""
     torch.set_num_threads(1)
     if fresh:
-        from .engine import limit_blas_threads
+        from ..runtime import limit_blas_threads
         limit_blas_threads(1)
         try:
             import cv2
@@ -203,15 +267,16 @@ def build_train_loader(samples: AugmentedSamples, cfg, model, world_size: int = 
                        pin_memory: bool = False):
     """(DataLoader, EpochSampler) for ``cfg`` (per-process batch = ``batch_size // world_size``).
 
-    Raises ValueError when the batch does not divide over the processes or is larger than the
+    Raises ConfigError (a ValueError) when the batch does not divide over the processes or is larger than the
     (per-process) training set.
     """
     bs, n = cfg.optim.batch_size, len(samples)
+    from .configfiles import ConfigError
     if bs % world_size:
-        raise ValueError(f"optim.batch_size {bs} must be divisible by the number of processes ({world_size})")
+        raise ConfigError(f"optim.batch_size {bs} must be divisible by the number of processes ({world_size})")
     per_rank = bs // world_size
     if per_rank > n // world_size:
-        raise ValueError(f"optim.batch_size {bs} is larger than the training set ({n} samples"
+        raise ConfigError(f"optim.batch_size {bs} is larger than the training set ({n} samples"
                          + (f", {n // world_size} per process" if world_size > 1 else "")
                          + "); lower optim.batch_size or use more data")
     sampler = EpochSampler(n, world_size, rank, cfg.run.seed)

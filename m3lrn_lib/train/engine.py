@@ -4,7 +4,8 @@ One optimisation step (Sec. 4 "Procedure", Eq. 7)::
 
     batch  <- DataLoader(EpochSampler: seeded permutation, this process's shard)
               + colour jitter, flip (per sample)  + face swap (per batch, in the workers)
-    out    <- net(images)          [backbone under autocast on CUDA; channels-last]
+    out    <- net(images)          [under torch.autocast on CUDA: the backbone runs in bf16/fp16,
+                                    M3LRN runs the rest in float32; channels-last]
     L      <- l1 L_3DMM + l2 L_lmk + l3 L_3DMM_lmk + l4 L_g
     grads  <- dL/dtheta            [DDP: averaged over the processes during backward]
     skip the step if L or any gradient is not finite (counted), else SGD with
@@ -24,75 +25,32 @@ validates and writes files. ``optim.batch_size`` is the global batch.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-import platform
-import random
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..fileio import atomic_write_bytes
+from ..fileio import atomic_write_bytes, remove_temp_files
 from ..morphable import load_face_model
 from ..nn import M3LRN, M3LRNConfig
 from ..nn.losses import LOSS_NAMES
-from . import checkpoint as C
-from .config import TrainConfig, apply_overrides, load_config, to_dict, to_toml
+from ..runtime import dist_info, limit_blas_threads, pick_device, restore_blas_threads, rng_state, set_rng_state
+from .checkpoint import TRAIN_FORMAT, VERSION, CheckpointError, atomic_save, load_file
+from .config import ConfigError, TrainConfig, apply_overrides, load_config, to_dict, to_toml
 from .data import AugmentedSamples, build_datasets, build_train_loader
 from .logs import MetricsLog, eval_record
 from .schedule import effective_lr, lr_at
 
-__all__ = ["Trainer", "fit", "dist_info", "init_distributed", "cleanup_distributed", "describe_hardware",
-           "freeze_batchnorm", "limit_blas_threads"]
+__all__ = ["Trainer", "fit", "freeze_batchnorm"]
 
 
-# ----------------------------------------------------------------------------- environment
-def dist_info() -> tuple[int, int, int]:
-    """(world_size, rank, local_rank): from the process group when it is initialised, else
-    from torchrun's environment variables, else (1, 0, 0)."""
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size(), dist.get_rank(), local
-    return int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0")), local
-
-
-def init_distributed() -> bool:
-    """Start the process group when launched by torchrun with WORLD_SIZE > 1 (``nccl`` when
-    CUDA is available, else ``gloo``). Returns True when distributed."""
-    world, _, local = dist_info()
-    if world <= 1:
-        return False
-    if not dist.is_initialized():
-        cuda = torch.cuda.is_available()
-        if cuda:
-            torch.cuda.set_device(local)
-        dist.init_process_group("nccl" if cuda else "gloo")
-    return True
-
-
-def cleanup_distributed() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-
-
-def describe_hardware() -> dict:
-    """What this machine offers for training: CUDA devices, bf16 support, CPU cores, versions."""
-    info = {"torch": torch.__version__, "python": platform.python_version(), "cpu_cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(), "gpus": []}
-    if info["cuda"]:
-        for i in range(torch.cuda.device_count()):
-            p = torch.cuda.get_device_properties(i)
-            info["gpus"].append({"name": p.name, "memory_gb": round(p.total_memory / 2**30, 1),
-                                 "capability": f"{p.major}.{p.minor}"})
-        info["bf16"] = torch.cuda.is_bf16_supported()
-    return info
-
-
+# ----------------------------------------------------------------------------- helpers
 def freeze_batchnorm(net: nn.Module) -> nn.Module:
     """Put every BatchNorm layer in eval mode (running statistics), leaving the rest in training
     mode: the loss then is a plain mean over independent samples (used by the DDP test)."""
@@ -102,90 +60,12 @@ def freeze_batchnorm(net: nn.Module) -> nn.Module:
     return net
 
 
-def _openblas_libs() -> list:
-    import ctypes
-    libs = []
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.split()[-1].lower()
-                            and ".so" in ln.split()[-1]})
-    except OSError:
-        return libs
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for get, put in (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-                         ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-                         ("openblas_get_num_threads", "openblas_set_num_threads")):
-            if hasattr(lib, get) and hasattr(lib, put):
-                libs.append((getattr(lib, get), getattr(lib, put)))
-                break
-    return libs
-
-
-def limit_blas_threads(n: int = 1) -> list[int]:
-    """Set numpy's OpenBLAS thread count (via ctypes, as threadpoolctl does); returns the previous
-    counts. The trainer runs numpy code (face swap rendering) between torch steps; OpenBLAS
-    threads then spin-wait and, on a 2-core machine, slow torch's OpenMP threads ~30x."""
-    prev = []
-    for get, put in _openblas_libs():
-        prev.append(int(get()))
-        put(int(n))
-    return prev
-
-
-def restore_blas_threads(prev: list[int]) -> None:
-    for (_, put), n in zip(_openblas_libs(), prev):
-        put(int(n))
-
-
-def _device(name: str, local_rank: int) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        name = f"cuda:{local_rank}"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"run.device = {name!r} but CUDA is not available (use run.device=cpu or auto)")
-    return torch.device(name)
-
-
 def _amp_dtype(mode: str, device: torch.device):
     if device.type != "cuda" or mode == "off":
         return None
     if mode == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[mode]
-
-
-def _autocast_forward(module: nn.Module, device_type: str, dtype) -> None:
-    """Run ``module`` under autocast and hand float32 on: only the backbone is cast, the 3DMM
-    reconstruction and M2FA / LGS stay in float32 (pixel coordinates lose ~0.4 px in bf16)."""
-    inner = module.forward
-
-    def forward(*args, **kwargs):
-        with torch.autocast(device_type, dtype=dtype):
-            y = inner(*args, **kwargs)
-        return y.float()
-    module.forward = forward
-
-
-def _rng_state() -> dict:
-    name, key, pos, has_gauss, gauss = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "python": random.getstate(),
-            "numpy": [name, torch.from_numpy(key.astype(np.int64)), int(pos), int(has_gauss), float(gauss)],
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
-def _set_rng_state(s: dict) -> None:
-    torch.set_rng_state(s["torch"])
-    v, state, gauss = s["python"]
-    random.setstate((v, tuple(state), gauss))
-    name, key, pos, has_gauss, gauss = s["numpy"]
-    np.random.set_state((name, key.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    if s.get("cuda") and torch.cuda.is_available() and len(s["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(s["cuda"])
 
 
 def _to(batch: dict, device, non_blocking: bool) -> dict:
@@ -239,7 +119,7 @@ class Trainer:
         r = cfg.run
         self.world, self.rank, self.local_rank = dist_info()
         self.is_main = self.rank == 0
-        self.device = _device(r.device, self.local_rank)
+        self.device = pick_device(r.device, self.local_rank)
         self.callbacks = list(callbacks)
         self.history: list[dict] = []
         self.face_model = load_face_model(face_model if face_model is not None else (cfg.model.face_model or None))
@@ -273,11 +153,9 @@ class Trainer:
             net = net.to(memory_format=torch.channels_last)
         if r.sync_bn and self.world > 1:
             if self.device.type != "cuda":
-                raise ValueError("run.sync_bn needs CUDA")
+                raise ConfigError("run.sync_bn needs CUDA (set run.sync_bn=false on the CPU)")
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
         self.amp_dtype = _amp_dtype(r.amp, self.device)
-        if self.amp_dtype is not None:
-            _autocast_forward(net.backbone, self.device.type, self.amp_dtype)
         if r.compile:
             net.backbone.compile()
         self.net = net
@@ -305,20 +183,38 @@ class Trainer:
                                                              find_unused_parameters=r.ddp_find_unused)
 
         self.log_path = self.out_dir / f"log.{r.log_format}"
-        self.log = None
-        if self.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            old = [p for p in (self.out_dir / "last.pt", self.out_dir / "best.pt") if p.is_file()]
-            if old and not self.resumed_from:
-                warnings.warn(f"{self.out_dir} holds an earlier run; starting a new one over it (its checkpoints "
-                              "are removed; resume=... / --resume continues it instead)", stacklevel=2)
-                for p in old:
-                    p.unlink()
-            atomic_write_bytes(self.out_dir / "config.toml", to_toml(
-                cfg, header=f"resolved configuration of run {r.name!r} (m3lrn_lib.train)",
-                derived=self.derived()).encode())
-            self.log = MetricsLog(self.log_path, r.log_format,
-                                  resume_step=self.state["step"] if self.resumed_from else None)
+        self.log: MetricsLog | None = None  # opened by fit() / save(): the constructor writes nothing
+
+    def _open_run(self) -> None:
+        """Prepare the run folder on rank 0, once: remove the checkpoints of an earlier run that is
+        not being resumed (with a warning), write ``config.toml``, open the log."""
+        if self.log is not None or not self.is_main:
+            return
+        r = self.cfg.run
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        removed = remove_temp_files(self.out_dir)  # debris of a save killed mid-write (SIGKILL, power loss)
+        if removed:
+            warnings.warn(f"{self.out_dir}: removed {removed} temporary file(s) of an interrupted checkpoint "
+                          "write", stacklevel=3)
+        old = [p for p in (self.out_dir / "last.pt", self.out_dir / "best.pt") if p.is_file()]
+        if old and not self.resumed_from:
+            warnings.warn(f"{self.out_dir} holds an earlier run; starting a new one over it (its checkpoints "
+                          "are removed; resume=... / --resume continues it instead)", stacklevel=3)
+            for p in old:
+                p.unlink()
+        atomic_write_bytes(self.out_dir / "config.toml", to_toml(
+            self.cfg, header=f"resolved configuration of run {r.name!r} (m3lrn_lib.train)",
+            derived=self.derived()).encode())
+        self.log = MetricsLog(self.log_path, r.log_format,
+                              resume_step=self.state["step"] if self.resumed_from else None)
+
+    def autocast(self):
+        """The mixed-precision context of the forward pass (``run.amp`` on CUDA; else a no-op):
+        the backbone runs in bf16 / fp16, :class:`~m3lrn_lib.nn.M3LRN` keeps the 3DMM
+        reconstruction, M2FA and LGS in float32 (pixel coordinates lose ~0.4 px in bf16)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     # ------------------------------------------------------------------ description
     def derived(self) -> dict:
@@ -337,33 +233,36 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_state(self) -> dict:
         fm = self.face_model
-        return {"format": C.TRAIN_FORMAT, "version": C.VERSION, "config": to_dict(self.cfg),
+        return {"format": TRAIN_FORMAT, "version": VERSION, "config": to_dict(self.cfg),
                 "model": self.net.state_dict(), "model_config": self.net.config.to_dict(),
                 "face_model": {"name": fm.name, "fingerprint": fm.fingerprint(), "n_params": fm.n_params,
                                "source": self.cfg.model.face_model},
                 "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
-                "progress": dict(self.state), "rng": _rng_state(), "metrics": self.metrics,
+                "progress": dict(self.state), "rng": rng_state(), "metrics": self.metrics,
                 "world_size": self.world, "steps_per_epoch": self.steps_per_epoch}
 
     def save(self, name: str = "last.pt") -> Path:
         """Write a checkpoint into the run folder (rank 0 only); returns its path."""
         path = self.out_dir / name
         if self.is_main:
-            C.atomic_save(self.checkpoint_state(), path)
+            self._open_run()
+            atomic_save(self.checkpoint_state(), path)
         return path
 
     def _load_resume(self, path) -> None:
-        st = C.load_file(path)
-        if st["format"] != C.TRAIN_FORMAT:
-            raise C.CheckpointError(f"{path} holds exported weights, not a training state: it cannot be "
+        st = load_file(path)
+        if st["format"] != TRAIN_FORMAT:
+            raise CheckpointError(f"{path} holds exported weights, not a training state: it cannot be "
                                     "resumed (train from it with a new run instead)")
         if st["model_config"] != self.net.config.to_dict():
-            raise C.CheckpointError(f"{path} was trained with another model variant "
+            raise CheckpointError(f"{path} was trained with another model variant "
                                     f"({st['model_config']}) than this run ({self.net.config.to_dict()})")
         if st["face_model"]["fingerprint"] != self.face_model.fingerprint():
-            raise C.CheckpointError(f"{path} was trained for face model {st['face_model']['name']!r} "
+            raise CheckpointError(f"{path} was trained for face model {st['face_model']['name']!r} "
                                     f"({st['face_model']['fingerprint']}), not {self.face_model.name!r}")
         old, new = _flat(st["config"]), _flat(to_dict(self.cfg))
+        defaults = _flat(to_dict(TrainConfig()))  # a key added since the checkpoint was written: its default
+        old.update({k: v for k, v in defaults.items() if k not in old})
         changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in _RESUME_FREE)
         if changed:
             warnings.warn(f"resuming {path} with a changed configuration: "
@@ -372,7 +271,7 @@ class Trainer:
         prog = st["progress"]
         if prog["batch_in_epoch"] and (st.get("steps_per_epoch") != self.steps_per_epoch
                                        or st.get("world_size") != self.world):
-            raise C.CheckpointError(f"{path} stopped inside an epoch with {st.get('steps_per_epoch')} steps per "
+            raise CheckpointError(f"{path} stopped inside an epoch with {st.get('steps_per_epoch')} steps per "
                                     f"epoch on {st.get('world_size')} process(es); this run has "
                                     f"{self.steps_per_epoch} on {self.world}: the position cannot be restored")
         self.net.load_state_dict(st["model"], strict=True)
@@ -381,13 +280,14 @@ class Trainer:
             self.scaler.load_state_dict(st["scaler"])
         self.state.update(prog)
         self.metrics = st.get("metrics")
-        _set_rng_state(st["rng"])
+        set_rng_state(st["rng"])
         self.resumed_from = Path(path)
 
     # ------------------------------------------------------------------ steps
     def _emit(self, record: dict) -> None:
         self.history.append(record)
         if self.is_main:
+            self._open_run()
             self.log.write(record)
             if self.cfg.run.progress and record["kind"] != "step":
                 from tqdm.auto import tqdm
@@ -402,7 +302,8 @@ class Trainer:
         batch = _to(batch, self.device, nb)
         if self.cfg.run.channels_last:
             batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-        out = self.model(batch["image"])
+        with self.autocast():
+            out = self.model(batch["image"])
         losses = self.net.loss(out, batch, self.cfg.loss)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["total"]).backward()
@@ -417,15 +318,75 @@ class Trainer:
             dist.all_reduce(bad)
         return float(bad) == 0.0
 
+    def _params(self) -> list:
+        return [p for g in self.optimizer.param_groups for p in g["params"]]
+
+    def _snapshot(self) -> dict:
+        """Copies of the parameters and the optimiser's per-parameter state before a step (into
+        buffers kept between steps: no allocation after the first)."""
+        params = self._params()
+        keep = getattr(self, "_backup", None)
+        if keep is None or len(keep["params"]) != len(params):
+            keep = self._backup = {"params": [torch.empty_like(p) for p in params], "state": {}}
+        with torch.no_grad():
+            torch._foreach_copy_(keep["params"], [p.detach() for p in params])
+            present = []
+            for i, p in enumerate(params):
+                st = self.optimizer.state.get(p)
+                if not st:
+                    continue
+                present.append(i)
+                saved = keep["state"].setdefault(i, {})
+                for k, v in st.items():
+                    if torch.is_tensor(v):
+                        if k not in saved or saved[k].shape != v.shape:
+                            saved[k] = torch.empty_like(v)
+                        saved[k].copy_(v)
+                    else:
+                        saved[k] = v
+            keep["present"] = set(present)
+        return keep
+
+    def _restore(self, keep: dict) -> None:
+        """Undo a step: the parameters and the optimiser state as :meth:`_snapshot` saved them."""
+        params = self._params()
+        with torch.no_grad():
+            torch._foreach_copy_([p.data for p in params], keep["params"])
+            for i, p in enumerate(params):
+                if i not in keep["present"]:
+                    self.optimizer.state.pop(p, None)
+                    continue
+                st = self.optimizer.state[p]
+                for k, v in keep["state"][i].items():
+                    if torch.is_tensor(v) and torch.is_tensor(st.get(k)):
+                        st[k].copy_(v)
+                    else:
+                        st[k] = v.clone() if torch.is_tensor(v) else v
+
+    def _params_finite(self) -> bool:
+        params = [p.detach() for p in self._params()]
+        bad = (~torch.isfinite(torch.stack(torch._foreach_norm(params)).sum())).float()
+        if self.world > 1:
+            dist.all_reduce(bad)
+        return float(bad) == 0.0
+
     def train_step(self, batch: dict) -> dict:
-        """One optimisation step at the current lr; non-finite steps are skipped and counted."""
+        """One optimisation step at the current lr. A step whose loss or gradients are not finite,
+        or whose update makes a parameter non-finite (e.g. an overflowing update), is skipped and
+        counted (``state["skipped"]``): the parameters and the optimiser state are restored to
+        what they were before it (``optim.skip_nonfinite``)."""
         lr = self.lr_at(self.state["step"])
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         losses = self.forward_backward(batch)
         self.scaler.unscale_(self.optimizer)
-        if not self.cfg.optim.skip_nonfinite or self._all_finite(losses["total"]):
+        guard = self.cfg.optim.skip_nonfinite
+        if not guard or self._all_finite(losses["total"]):
+            keep = self._snapshot() if guard else None
             self.scaler.step(self.optimizer)
+            if guard and not self._params_finite():
+                self._restore(keep)
+                self.state["skipped"] += 1
         else:
             self.state["skipped"] += 1
         self.scaler.update()
@@ -437,7 +398,8 @@ class Trainer:
         from .loop import evaluate
         rec = None
         if self.is_main and self.test_set is not None:
-            res = evaluate(self.net, self.test_set, batch_size=self.cfg.run.eval_batch, device=self.device)
+            with self.autocast():  # the precision of the training forward pass
+                res = evaluate(self.net, self.test_set, batch_size=self.cfg.run.eval_batch, device=self.device)
             rec = {"kind": "eval", "epoch": self.state["epoch"], "step": self.state["step"], **eval_record(res)}
             self.metrics = {k: v for k, v in rec.items() if k != "kind"}
             nme = rec["nme_all"]
@@ -457,6 +419,7 @@ class Trainer:
     def fit(self) -> dict:
         """Train until the schedule ends (or ``run.max_steps``); returns a summary dict."""
         r = self.cfg.run
+        self._open_run()
         prev_threads, prev_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
         prev_bench = torch.backends.cudnn.benchmark
         prev_blas = limit_blas_threads(1)

@@ -1,5 +1,8 @@
 """Metrics logs (JSONL or CSV), reading them back, and plots for notebooks.
 
+:class:`MetricsLog` and :func:`read_log` are the log files of both trainers (the texture GAN's
+``log.jsonl`` too, with its own record fields); the plots are the landmark trainer's.
+
 Every record has ``kind`` (``step``, ``epoch`` or ``eval``), ``epoch`` and ``step``. Step records
 carry the loss terms, ``lr``, ``images_per_s`` (all processes together, averaged since the
 previous record), ``data_frac`` (share of that time spent waiting for data) and ``skipped``
@@ -37,10 +40,13 @@ def _clean(v):
 
 class MetricsLog:
     """Append-only log file. ``resume_step``: keep only records up to that step (a run killed
-    after its last checkpoint logged steps that the resumed run will repeat)."""
+    after its last checkpoint logged steps that the resumed run will repeat). ``fields``: the
+    allowed record keys, in the CSV's column order (None: any keys, JSONL only)."""
 
-    def __init__(self, path, fmt: str = "jsonl", resume_step: int | None = None):
-        self.path, self.fmt = Path(path), fmt
+    def __init__(self, path, fmt: str = "jsonl", resume_step: int | None = None, fields=FIELDS):
+        if fields is None and fmt == "csv":
+            raise ValueError("a CSV log needs its fields")
+        self.path, self.fmt, self.fields = Path(path), fmt, fields
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume_step is None or not self.path.exists():
             self._start()
@@ -53,15 +59,15 @@ class MetricsLog:
     def _start(self):
         with open(self.path, "w", newline="") as fh:
             if self.fmt == "csv":
-                csv.writer(fh).writerow(FIELDS)
+                csv.writer(fh).writerow(self.fields)
 
     def write(self, record: dict) -> None:
-        extra = sorted(set(record) - set(FIELDS))
+        extra = sorted(set(record) - set(self.fields)) if self.fields is not None else []
         if extra:
             raise KeyError(f"unknown log fields {extra}")
         with open(self.path, "a", newline="") as fh:
             if self.fmt == "csv":
-                csv.writer(fh).writerow(["" if _clean(record.get(k)) is None else record.get(k) for k in FIELDS])
+                csv.writer(fh).writerow(["" if _clean(record.get(k)) is None else record.get(k) for k in self.fields])
             else:
                 fh.write(json.dumps({k: _clean(v) for k, v in record.items()}) + "\n")
 

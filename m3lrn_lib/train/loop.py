@@ -15,13 +15,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .. import metrics as M
+from .. import metrics
 from ..nn.losses import LossWeights
 
 
 @dataclass
 class TrainSettings:
-    """Hyper-parameters of one run (defaults: a short CPU run; the paper's are in issue 5's presets).
+    """Hyper-parameters of one run (defaults: a short CPU run; the paper's: presets/paper.toml).
 
     Attributes:
         steps: optimisation steps; batch_size: images per step.
@@ -169,9 +169,9 @@ def evaluate(net: torch.nn.Module, dataset, batch_size: int = 64, device=None) -
     """
     r = predict_batches(net, dataset, batch_size, device)
     yaw = r["gt_pose"][:, 0]
-    return {"nme": M.nme_by_yaw(M.nme_2d(r["lmk_refined"], r["gt_landmarks"]), yaw),
-            "nme_coarse": M.nme_by_yaw(M.nme_2d(r["lmk_coarse"], r["gt_landmarks"]), yaw),
-            "pose": M.pose_mae(r["pose"], r["gt_pose"]), "n": int(len(yaw))}
+    return {"nme": metrics.nme_by_yaw(metrics.nme_2d(r["lmk_refined"], r["gt_landmarks"]), yaw),
+            "nme_coarse": metrics.nme_by_yaw(metrics.nme_2d(r["lmk_coarse"], r["gt_landmarks"]), yaw),
+            "pose": metrics.pose_mae(r["pose"], r["gt_pose"]), "n": int(len(yaw))}
 
 
 def format_eval(result: dict) -> str:

@@ -1,1 +1,0 @@
-"""Exercise checkers, one module per notebook (``nb01.py`` ...); see :mod:`m3lrn_lib.exercises`."""
