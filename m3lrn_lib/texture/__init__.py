@@ -16,24 +16,24 @@ visibility, render a UV texture onto a mesh / into an image); textured Plotly me
 from .checkpoint import TextureCheckpointError, export_generator, generator_info, load_generator
 from .config import ConfigError, TextureConfig, load_texture_config
 from .evaluate import (
-                       comparison_figure,
-                       evaluate_methods,
-                       format_table,
-                       generate_textures,
-                       pca_fit_textures,
-                       pca_projection,
-                       texture_metrics,
+    comparison_figure,
+    evaluate_methods,
+    format_table,
+    generate_textures,
+    pca_fit_textures,
+    pca_projection,
+    texture_metrics,
 )
 from .gan import (
-                       SUPPORTED_UV_SIZES,
-                       DiscriminatorConfig,
-                       GeneratorConfig,
-                       PatchDiscriminator,
-                       TextureGenerator,
-                       lr_factor,
-                       lsgan_d_loss,
-                       lsgan_g_loss,
-                       template_texture,
+    SUPPORTED_UV_SIZES,
+    DiscriminatorConfig,
+    GeneratorConfig,
+    PatchDiscriminator,
+    TextureGenerator,
+    lr_factor,
+    lsgan_d_loss,
+    lsgan_g_loss,
+    template_texture,
 )
 from .infer import face_input, predict_texture
 from .pca_fit import TextureFit, fit_texture, fit_texture_to_image, texel_normals

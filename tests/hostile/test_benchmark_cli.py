@@ -3,35 +3,15 @@ command lines): every bad argument is one ``error:`` line, exit status 2, nothin
 
 The cases run in one subprocess through :func:`m3lrn_lib.cli.run_main` around each CLI's ``main``
 (what ``python -m`` does), each in its own folder; one case also runs as a real process."""
-import json
-import os
 import subprocess
 import sys
 
 import pytest
+from cli_batch import ENV, run_batch  # tests/hostile/cli_batch.py
 
 from m3lrn_lib import paths
 
 BASELINE = str(paths.checkpoints_dir() / "baseline.pt")
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-
-HARNESS = r"""
-import contextlib, importlib, io, json, os, sys, traceback
-from m3lrn_lib.cli import run_main
-results = {}
-for case in json.loads(sys.argv[1]):
-    main = importlib.import_module(case["module"] + ".__main__").main
-    err, out = io.StringIO(), io.StringIO()
-    os.chdir(case["cwd"])
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        try:
-            rc = run_main(main, case["argv"])
-        except BaseException:
-            traceback.print_exc(file=err)
-            rc = "raised"
-    results[case["id"]] = {"rc": rc, "stderr": err.getvalue(), "stdout": out.getvalue()}
-print(json.dumps(results))
-"""
 
 BENCH = ["--checkpoint", BASELINE, "--no-protocols", "--florence-subjects", "0", "--max-faces", "2"]
 
@@ -66,10 +46,7 @@ def results(tmp_path_factory):
         (d / "empty.pt").write_bytes(b"")
         before[cid] = sorted(p.name for p in d.rglob("*"))
         cases.append({"id": cid, "module": module, "argv": argv, "cwd": str(d)})
-    r = subprocess.run([sys.executable, "-c", HARNESS, json.dumps(cases)], cwd=tmp, env=ENV, capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    res = json.loads(r.stdout.strip().splitlines()[-1])
+    res = run_batch(cases, tmp)
     for cid in res:
         res[cid]["before"], res[cid]["after"] = before[cid], sorted(p.name for p in (tmp / cid).rglob("*"))
     return res

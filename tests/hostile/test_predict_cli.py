@@ -12,6 +12,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from cli_batch import ENV, run_batch  # tests/hostile/cli_batch.py
 from PIL import Image
 
 from m3lrn_lib import paths
@@ -19,34 +20,6 @@ from m3lrn_lib.fileio import TMP_PREFIX
 
 BASELINE = str(paths.checkpoints_dir() / "baseline.pt")
 FAST = ["--no-dense", "--no-overlay", "--mesh", "none"]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-
-HARNESS = r"""
-import contextlib, importlib, io, json, os, sys, traceback
-from m3lrn_lib.cli import run_main
-results = {}
-for case in json.loads(sys.argv[1]):
-    main = importlib.import_module(case["module"] + ".__main__").main
-    err, out = io.StringIO(), io.StringIO()
-    os.chdir(case["cwd"])
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        try:
-            rc = run_main(main, case["argv"])
-        except BaseException:
-            traceback.print_exc(file=err)
-            rc = "raised"
-    results[case["id"]] = {"rc": rc, "stderr": err.getvalue(), "stdout": out.getvalue()}
-print(json.dumps(results))
-"""
-
-
-def run_batch(cases: list[dict], tmp) -> dict:
-    """Run ``cases`` ({id, module, argv, cwd}) in one subprocess; {id: {rc, stderr, stdout}}."""
-    r = subprocess.run([sys.executable, "-c", HARNESS, json.dumps(cases)], cwd=tmp, env=ENV, capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
 
 def files(folder) -> set:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
