@@ -16,7 +16,6 @@ import pytest
 from m3lrn_lib.cli import run_main
 from m3lrn_lib.data import DatasetError, generate
 from m3lrn_lib.data.__main__ import main as data_main
-from m3lrn_lib.morphable import load_face_model
 
 
 def _files(root: Path) -> dict:
@@ -27,11 +26,6 @@ def _cli(capsys, *argv) -> tuple[int, str]:
     code = run_main(data_main, list(argv))
     err = capsys.readouterr().err.strip().splitlines()
     return code, (err[-1] if err else "")
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_face_model()
 
 
 @pytest.fixture(scope="module")

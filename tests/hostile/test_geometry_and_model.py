@@ -12,11 +12,6 @@ from m3lrn_lib.morphable.loading import embedded_model_path
 from m3lrn_lib.morphable.model import FaceModelError
 
 
-@pytest.fixture(scope="module")
-def model():
-    return load_face_model()
-
-
 def pose(yaw=0.3, pitch=-0.2, roll=0.1, dtype=torch.float64):
     return geometry.make_pose(yaw, pitch, roll, 0.5, 60.0, 60.0).to(dtype)
 

@@ -11,12 +11,6 @@ import scipy.io
 
 from m3lrn_lib.data import AFLW2000Dataset, DatasetError, ThreeDDFADataset, generate
 from m3lrn_lib.data.io import mat_bytes
-from m3lrn_lib.morphable import load_face_model
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_face_model()
 
 
 @pytest.fixture(scope="module")
