@@ -5,8 +5,8 @@ import errno
 
 import pytest
 import torch
+from smoke_training import smoke_config
 
-from conftest import smoke_config
 from m3lrn_lib.data import DatasetError
 from m3lrn_lib.morphable import load_face_model
 from m3lrn_lib.nn import M3LRN

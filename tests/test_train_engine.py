@@ -5,8 +5,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 import torch  # noqa: E402
+from smoke_training import smoke_config as tiny  # noqa: E402
 
-from conftest import smoke_config as tiny  # noqa: E402
 from m3lrn_lib.train import Trainer, plot_log, read_log  # noqa: E402
 
 
