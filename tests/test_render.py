@@ -353,3 +353,52 @@ def test_deterministic_and_independent_of_triangle_order():
     c = R.render(v, f[perm], col, 64, 64, lighting=R.Lighting())
     np.testing.assert_array_equal(perm[c.raster.tri_id[c.mask]], a.raster.tri_id[a.mask])
     np.testing.assert_allclose(c.image, a.image, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- code paths
+def _soup(rng, nt, h, w, scale):
+    """Random triangles of about ``scale`` px around the image (many crossing its borders),
+    half their vertices on the 1/2-px lattice (centres exactly on edges and vertices) and
+    quantised z (exact depth ties)."""
+    cen = rng.uniform(-3, max(h, w) + 3, (nt, 1, 2))
+    xy = (cen + rng.normal(0, scale, (nt, 3, 2))).reshape(-1, 2)
+    xy[: len(xy) // 2] = np.round(xy[: len(xy) // 2] * 2) / 2
+    return np.concatenate([xy, rng.integers(0, 4, (3 * nt, 1))], 1), np.arange(3 * nt).reshape(nt, 3)
+
+
+@pytest.mark.parametrize("h,w", [(1, 17), (13, 1), (2, 2), (24, 31), (57, 40)])
+def test_block_paths_match_the_row_span_path(monkeypatch, h, w):
+    """The lock-step blocks (<= 2 x 2 centres; 3 x 3 tiles) give exactly what the generic
+    row spans give: same tie-breaks at shared edges and image borders, same float bits."""
+    rng = np.random.default_rng(h * 100 + w)
+    for scale in (0.4, 1.0, 2.5, 6.0):
+        v, tris = _soup(rng, 300, h, w, scale)
+        for cull in (False, True):
+            fast = R.rasterize(v, tris, h, w, cull)
+            with monkeypatch.context() as m:
+                m.setattr(R, "_SMALL_EXT", 0)                       # every triangle: row spans
+                slow = R.rasterize(v, tris, h, w, cull)
+                m.setattr(R, "_CHUNK", 7)                           # ... in many batches
+                batched = R.rasterize(v, tris, h, w, cull)
+            for name in ("tri_id", "bary", "depth"):
+                np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+                np.testing.assert_array_equal(getattr(fast, name), getattr(batched, name))
+
+
+def test_grid_on_pixel_centres_matches_the_row_span_path(monkeypatch):
+    v, tris = grid_mesh(20, 0.5, 0.5, 1.0)                        # every centre is a vertex
+    v[:, 2] = np.arange(len(v)) % 3
+    fast = R.rasterize(v, tris, 16, 16)
+    monkeypatch.setattr(R, "_SMALL_EXT", 0)
+    slow = R.rasterize(v, tris, 16, 16)
+    for name in ("tri_id", "bary", "depth"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+    assert fast.mask.all()
+
+
+def test_render_leaves_its_inputs_alone():
+    for v, tris in ((np.array([[3.0, 4.0, 1.0]]), np.zeros((0, 3), int)), grid_mesh(4, 2.0, 2.0, 3.0)):
+        v0, col = v.copy(), np.full((len(v), 3), 0.5)
+        R.render(v, tris, col, 16, 16, lighting=R.Lighting(specular=0.3), background=(0.1, 0.2, 0.3))
+        np.testing.assert_array_equal(v, v0)
+        assert (col == 0.5).all()

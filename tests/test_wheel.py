@@ -97,7 +97,7 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path):
 
 def test_missing_embedded_model_in_a_checkout_says_how_to_recreate_it(monkeypatch, tmp_path):
     from m3lrn_lib.morphable import FaceModelError, embedded_model_path
-    monkeypatch.setattr(paths, "shipped_face_model", lambda: tmp_path / "face_model.npz")
+    monkeypatch.setattr(paths, "shipped_face_model", lambda version="1": tmp_path / "face_model.npz")
     with pytest.raises(FaceModelError, match="python -m m3lrn_lib.morphable build"):
         embedded_model_path()
 

@@ -1,8 +1,16 @@
-"""``python -m m3lrn_lib.benchmark --checkpoint A.pt [--checkpoint LABEL=B.pt ...] [--data DIR] [--out DIR]``
+"""``python -m m3lrn_lib.benchmark --checkpoint A.pt [--checkpoint LABEL=B.pt ...] [--data DIR | --real DIR] [--out DIR]``
 
 Evaluates each checkpoint on an AFLW2000-3D-layout test set (default: the shipped synthetic
 sample; point ``--data`` at a real AFLW2000-3D folder to use it) and writes ``benchmark.json``
 and ``benchmark.md``: the paper's Tables 1-10 and S2 with our numbers beside the printed ones.
+
+With ``--real DIR`` (a folder of photos with iBUG-68 ``.pts`` files beside them, 300-W / menpo
+style) it runs only the real-photo benchmark instead (:mod:`m3lrn_lib.benchmark.real`): 2D NME
+with the ground-truth crop, the face detector's detection rate and the NME with its crop, and a
+"mean shape, no network" reference row, written to ``real.json`` and ``real.md``. A broken
+``.pts`` is an error unless ``--skip-bad``; images without a ``.pts`` or that cannot be decoded
+are skipped and counted. ``--data`` cannot be combined with it; ``--florence-subjects`` and
+``--no-protocols`` do not apply to it.
 
 Every argument is checked before any network is loaded or anything written (``--out`` must be
 a writable folder or creatable in one); a bad one is a one-line ``error:`` message, exit status 2.
@@ -17,16 +25,21 @@ from ..errors import UserError
 
 
 def build_parser() -> cli.ArgumentParser:
-    ap = cli.ArgumentParser(prog="python -m m3lrn_lib.benchmark", description=__doc__.split("\n\n")[1])
+    ap = cli.ArgumentParser(prog="python -m m3lrn_lib.benchmark", description="\n\n".join(__doc__.split("\n\n")[1:3]))
     ap.add_argument("--checkpoint", action="append", required=True, metavar="[LABEL=]PATH",
                     help="a checkpoint (trainer or state-dict file); repeat for several variants")
     ap.add_argument("--data", default=None, help="AFLW2000-3D-layout folder (default: data/sample/test, synthetic)")
+    ap.add_argument("--real", default=None, metavar="DIR",
+                    help="run only the real-photo benchmark on DIR: images with NAME.pts (iBUG-68) beside them")
+    ap.add_argument("--skip-bad", action="store_true",
+                    help="with --real: skip (and count) images whose .pts is broken instead of stopping")
     ap.add_argument("--out", default="build/benchmark", help="output folder (default build/benchmark)")
     ap.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
-    ap.add_argument("--max-faces", type=int, default=None, help="use only the first N (>= 1) test images")
+    ap.add_argument("--max-faces", type=int, default=None,
+                    help="use only the first N (>= 1) test images (with --real: the first N usable ones by name)")
     ap.add_argument("--florence-subjects", type=int, default=4,
-                    help="synthetic Florence subjects, 15 renders each (0 skips Table 10)")
-    ap.add_argument("--no-protocols", action="store_true", help="skip Table 9's ICP protocols (faster)")
+                    help="synthetic Florence subjects, 15 renders each (0 skips Table 10; not used by --real)")
+    ap.add_argument("--no-protocols", action="store_true", help="skip Table 9's ICP protocols (faster; not used by --real)")
     return ap
 
 
@@ -67,10 +80,19 @@ def _main(argv=None) -> int:
         cli.require(torch.cuda.is_available(), "--device", f"{args.device!r} requested but no CUDA GPU is available",
                   "use --device cpu")
     cks = _checkpoints(args.checkpoint)
+    if args.real is not None:
+        cli.require(args.data is None, "--real", "cannot be combined with --data (--real runs only the real-photo "
+                    "benchmark)", "run the command once with --data and once with --real")
+        cli.require(Path(args.real).is_dir(), "--real", f"{args.real}: folder not found",
+                    "give a folder of images with iBUG-68 NAME.pts files beside them")
+    cli.require(not args.skip_bad or args.real is not None, "--skip-bad", "only applies to --real",
+                "add --real DIR or drop --skip-bad")
     if args.data is not None and args.data != "default":
         cli.require(Path(args.data).is_dir(), "--data", f"{args.data}: folder not found",
                   "give an AFLW2000-3D-layout folder, or omit it for the shipped sample")
     check_output_folder(args.out, "--out")
+    if args.real is not None:
+        return _main_real(args, cks)
     from .runner import run
 
     try:
@@ -79,6 +101,22 @@ def _main(argv=None) -> int:
     except NetworkLoadError as exc:
         raise UserError(str(exc), subject="--checkpoint", hint="give a checkpoint of this package's M3LRN") from None
     print(report["banner"])
+    return 0
+
+
+def _main_real(args, cks) -> int:
+    """``--real``: read the folder (annotations, images, detections: every user error comes here,
+    before any network is loaded), then evaluate the checkpoints."""
+    from ..predict import NetworkLoadError
+    from .real import load_faces, run_real, summary_lines
+
+    print(f"{args.real}: reading the annotations and images, running the face detector")
+    faces = load_faces(args.real, max_faces=args.max_faces, skip_bad=args.skip_bad)
+    try:
+        report = run_real(cks, faces, args.out, args.device)
+    except NetworkLoadError as exc:
+        raise UserError(str(exc), subject="--checkpoint", hint="give a checkpoint of this package's M3LRN") from None
+    print("\n".join(summary_lines(report)))
     return 0
 
 

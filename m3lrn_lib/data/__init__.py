@@ -42,7 +42,7 @@ from .layouts import (
     pose_para_from_params,
 )
 from .prior import sample_prior_params
-from .synth import GENERATOR_VERSION, FaceSynthesizer, SynthConfig
+from .synth import GENERATOR_VERSION, GENERATOR_VERSIONS, FaceSynthesizer, SynthConfig, default_generator
 from .transforms import ColorJitter, Compose, RandomHorizontalFlip, ToTensor, to_sample
 from .writer import SAMPLE_COUNTS, default_data_dir, generate
 
@@ -76,7 +76,7 @@ def default_datasets(model=None, n_train: int = 20000, n_test: int = 2000, worke
     from ..morphable import load_face_model
     model = load_face_model() if model is None else model
     folder = default_data_dir() / (f"{model.name}-{model.fingerprint()[:8]}-seed{seed}-{n_train}-{n_test}"
-                                   f"-v{GENERATOR_VERSION}")
+                                   f"-v{default_generator(model)}")
     generate(model, folder, n_train, n_test, seed, workers, resume=True, progress=progress)
     return _readers(folder, model, split, transform)
 
@@ -86,7 +86,8 @@ __all__ = [
     "params_to_crop", "points_from_crop", "points_to_crop", "FaceSwap", "face_swap", "SAMPLE_COUNTS",
     "default_data_dir", "generate", "DatasetError", "AFLW2000Dataset", "FaceDataset",
     "ThreeDDFADataset", "W300LPDataset", "detect_layout", "euler_from_pose_para", "open_dataset",
-    "pose_para_from_params", "GENERATOR_VERSION", "FaceSynthesizer", "SynthConfig", "ColorJitter",
+    "pose_para_from_params", "GENERATOR_VERSION", "GENERATOR_VERSIONS", "default_generator", "FaceSynthesizer",
+    "SynthConfig", "ColorJitter",
     "Compose", "RandomHorizontalFlip", "ToTensor", "to_sample", "sample_datasets", "default_datasets",
     "sample_prior_params",
 ]

@@ -24,7 +24,10 @@ def main(argv=None) -> int:
     ap.add_argument("--n-test", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--model", default=None, help="face model: 'embedded' (default), a Surrey/BFM/npz path")
+    ap.add_argument("--model", default=None,
+                    help="face model: 'embedded' (default), 'embedded-v2' (full basis), a Surrey/BFM/npz path")
+    ap.add_argument("--generator", choices=("1", "2"), default=None,
+                    help="generator version (default: 2 for a model with a fuller basis than it regresses, else 1)")
     ap.add_argument("--no-resume", action="store_true",
                     help="delete an existing generated set in --out and start over")
     ap.add_argument("--sample", action="store_true", help="regenerate the shipped sample in data/sample")
@@ -46,12 +49,15 @@ def main(argv=None) -> int:
     if a.sample:
         out, n_train, n_test = paths.sample_dir(), SAMPLE_COUNTS["n_train"], SAMPLE_COUNTS["n_test"]
         generate(model, out, n_train, n_test, SAMPLE_COUNTS["seed"], a.workers, resume=not a.no_resume,
-                 progress=not a.quiet)
+                 progress=not a.quiet, generator=a.generator)
     elif a.out:
         check_output_folder(a.out, "--out")
         out, n_train, n_test = a.out, a.n_train, a.n_test
-        generate(model, out, n_train, n_test, a.seed, a.workers, resume=not a.no_resume, progress=not a.quiet)
+        generate(model, out, n_train, n_test, a.seed, a.workers, resume=not a.no_resume, progress=not a.quiet,
+                 generator=a.generator)
     else:
+        require(a.generator is None, "--generator", "needs --out (the cache folders use the model's default version)",
+                "give --out DIR")
         train, test = default_datasets(model, a.n_train, a.n_test, a.workers, a.seed, progress=not a.quiet)
         out, n_train, n_test = train.root.parent, len(train), len(test)
     dt = time.perf_counter() - t

@@ -282,9 +282,11 @@ class ThreeDDFADataset(FaceDataset):
                     for i in np.flatnonzero(~np.isfinite(z).all(1))})
         if skip_bad:
             bad.update({i: m for i, m in self._decode_errors(paths).items() if i not in bad})
+        stored = self._stored_landmarks(len(names))
         keep = self._bad_policy(len(names), bad)
         self.paths = [paths[i] for i in keep]
         self.whitened = np.ascontiguousarray(z[keep], np.float32)
+        self.stored_landmarks = None if stored is None else np.ascontiguousarray(stored[keep])
         params = torch.as_tensor(self.params_all(), dtype=torch.float64)
         self.poses = geometry.params_to_euler(params).numpy().astype(np.float32) if len(params) else \
             np.zeros((0, 3), np.float32)
@@ -308,6 +310,26 @@ class ThreeDDFADataset(FaceDataset):
                                f"with the {what.split()[-1]}_file argument")
         return hits[0]
 
+    def _stored_landmarks(self, n: int):
+        """The optional ``landmarks.npy`` beside the list: (n, 68, 3) crop-frame ground truth, or None.
+
+        Generator v2 writes it: its faces come from a fuller basis than the parameters, so their
+        landmarks are not those the parameters reconstruct (the 3DMM bottleneck). Real 3DDFA
+        folders have none; the landmarks are then reconstructed from the parameters.
+        """
+        f = self.root / LANDMARKS_FILE
+        if not f.is_file():
+            return None
+        try:
+            a = np.load(f, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{f}: unreadable ({exc}); re-generate the set or delete the file") from None
+        k = len(self.model.landmarks)
+        if a.shape != (n, k, 3) or not np.isfinite(a).all():
+            raise DatasetError(f"{f}: expected finite ({n}, {k}, 3) landmarks (one row per listed image), got "
+                               f"shape {a.shape}; re-generate the set or delete the file")
+        return a.astype(np.float32)
+
     def params_all(self) -> np.ndarray:
         """(N, D) float32 raw parameters (crop frame): ``whitened * std + mean``."""
         return (self.whitened.astype(np.float64) * self.param_std + self.param_mean).astype(np.float32)
@@ -328,10 +350,14 @@ class ThreeDDFADataset(FaceDataset):
             raise DatasetError(f"{path}: 3DDFA-layout crops must be {CROP_SIZE}x{CROP_SIZE}, "
                                f"got {img.shape[1]}x{img.shape[0]}")
         params = (self.whitened[i].astype(np.float64) * self.param_std + self.param_mean).astype(np.float32)
-        return {"image": img, "landmarks": self.landmarks_from_params(params), "params": params,
+        lmk = self.landmarks_from_params(params) if self.stored_landmarks is None else self.stored_landmarks[i].copy()
+        return {"image": img, "landmarks": lmk, "params": params,
                 "has_target": True, "pose": self.poses[i].copy(),
                 "box": np.array([0, 0, CROP_SIZE, CROP_SIZE], np.float32), "index": i}
 
+
+#: Optional ground-truth landmarks of a 3DDFA-layout folder (see ThreeDDFADataset._stored_landmarks).
+LANDMARKS_FILE = "landmarks.npy"
 
 #: Landmarks must span at least this many pixels in x and in y (a face box needs a size).
 MIN_LANDMARK_EXTENT = 1.0

@@ -24,6 +24,22 @@ Distributions (see :class:`SynthConfig`):
   shipped with scikit-image (no faces among them), randomly cropped, tinted and blended.
 - Degradations: occluders (30 %), Gaussian or motion blur (25 %), Gaussian noise (50 %),
   JPEG re-compression at quality 20-70 (30 %); files are written as JPEG (quality 90).
+
+**Generator versions** (:data:`GENERATOR_VERSIONS`; a data set records its version and sets of
+different versions refuse to mix):
+
+- ``"1"``: the face is drawn from the regression basis only (every face lies in the span of the
+  62 regressed numbers) and rendered as a mask with the albedo prior and one directional light.
+- ``"2"``: the face is drawn from the model's *full* basis (e.g. 150 / 29 components of the
+  embedded model v2, 199 / 29 of BFM); its ground-truth mesh and landmarks come from the full
+  face, and its training target is the truncation to the regressed components (3DDFA's
+  convention) -- so the data has the 3DMM bottleneck of real data. A whole head is rendered
+  around the morphable face when the model has the embedded grid (:mod:`m3lrn_lib.data.heads`:
+  cranium, ears, neck, hair, eyes, mouth interior), with skin detail outside the albedo span,
+  per-region colours and environment lighting (:mod:`m3lrn_lib.data.appearance`).
+
+The default version follows the model (:func:`default_generator`): "2" for a model with a fuller
+basis than it regresses, "1" otherwise.
 """
 from __future__ import annotations
 
@@ -37,7 +53,8 @@ from .. import geometry, render
 from ..morphable.model import FaceModel
 from .crop import CROP_SIZE, box_from_landmarks, params_from_crop, params_to_crop
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "1"  # of the default model's data (see default_generator)
+GENERATOR_VERSIONS = ("1", "2")
 SPLIT_CODES = {"train": 0, "test": 1}
 SKIN_RGB = np.array([0.80, 0.60, 0.50])
 DARK_SKIN = np.array([0.42, 0.30, 0.24])
@@ -168,6 +185,19 @@ class BackgroundBank:
         return np.clip(img * gain.astype(np.float32), 0, 255).astype(np.uint8)
 
 
+def default_generator(model: FaceModel) -> str:
+    """The generator version for ``model``: "2" when it has a fuller basis than it regresses, else "1"."""
+    return "2" if (model.n_shape_full > model.n_shape or model.n_exp_full > model.n_exp) else "1"
+
+
+def check_generator(version) -> str:
+    """``version`` as a known generator version string; a DatasetError-free ValueError otherwise."""
+    v = str(version)
+    if v not in GENERATOR_VERSIONS:
+        raise ValueError(f"unknown generator version {version!r} (known: {', '.join(GENERATOR_VERSIONS)})")
+    return v
+
+
 # ----------------------------------------------------------------------------- one face
 @dataclass
 class SynthFace:
@@ -188,12 +218,30 @@ class SynthFace:
 class FaceSynthesizer:
     """Draws and renders faces of one model (holds float64 bases and the background bank)."""
 
-    def __init__(self, model: FaceModel, seed: int, config: SynthConfig | None = None, photos: bool = True):
+    def __init__(self, model: FaceModel, seed: int, config: SynthConfig | None = None, photos: bool = True,
+                 version: str | None = None):
         self.model, self.seed = model, int(seed)
+        self.version = default_generator(model) if version is None else check_generator(version)
         self.cfg = config or SynthConfig()
         self.bank = BackgroundBank(seed, photos=photos)
         self.mean = model.mean.reshape(-1).astype(np.float64)
-        self.basis = np.concatenate([model.shape_basis, model.exp_basis], 1).astype(np.float64)
+        full_s, self.std_s, full_e, self.std_e = (model.full_basis() if self.version == "2" else
+                                                  (model.shape_basis, model.shape_std, model.exp_basis, model.exp_std))
+        self.basis = np.concatenate([full_s, full_e], 1).astype(np.float64)
+        self.heads = self.detail = None
+        if self.version == "2":  # float32 sums: the full basis is 3.6x wider, and 1e-5 mm is plenty
+            self.basis = np.ascontiguousarray(self.basis, np.float32)
+        if self.version == "2":
+            from ..morphable.model import FaceModelError
+            from .appearance import SkinDetailBank, region_weights
+            from .heads import HeadTemplate
+            try:
+                self.heads = HeadTemplate.for_model(model)
+            except FaceModelError:  # heads need the embedded grid topology: other models render as masks
+                self.heads = None
+            if model.uv is not None:
+                self.detail = SkinDetailBank(model, seed)
+            self.regions = region_weights(model)
         self.lmk = model.landmarks
         if model.albedo_mean is not None:
             self.albedo_mean = model.albedo_mean.reshape(-1).astype(np.float64)
@@ -254,6 +302,8 @@ class FaceSynthesizer:
     # ------------------------------------------------------------------ render
     def face(self, split: str, index: int) -> SynthFace:
         """Draw and render face ``index`` of ``split`` ("train" or "test")."""
+        if self.version == "2":
+            return self._face_v2(split, index)
         m, cfg = self.model, self.cfg
         rng = np.random.default_rng([self.seed, SPLIT_CODES[split], int(index)])
         a_s = np.clip(rng.standard_normal(m.n_shape), -3, 3) * m.shape_std
@@ -274,6 +324,59 @@ class FaceSynthesizer:
         img = self._degrade(rng, img, res.mask, lmk, box[2] - box[0])
         pose = geometry.params_to_euler(torch.as_tensor(params[None, :12].astype(np.float64))).numpy()[0]
         return SynthFace(img, params, lmk, pose.astype(np.float32), box)
+
+    def draw_full(self, rng, split: str):
+        """Full coefficients of one v2 face: (K_s_full,), (K_e_full,) float64 (float32-exact)."""
+        a_s = np.clip(rng.standard_normal(len(self.std_s)), -3, 3) * self.std_s
+        a_e = (np.clip(rng.standard_normal(len(self.std_e)), -2.5, 2.5) * self.std_e
+               * (rng.random() < self.cfg.p_expression))
+        return (a_s.astype(np.float32).astype(np.float64), a_e.astype(np.float32).astype(np.float64))
+
+    def _albedo_v2(self, rng) -> np.ndarray:
+        """v1's albedo draw, plus skin detail outside the span and per-face lip and brow colours."""
+        a = self._albedo(rng)
+        if self.detail is not None:
+            a = self.detail.apply(rng, a)
+        lip = np.array([rng.uniform(0.55, 0.8), rng.uniform(0.25, 0.4), rng.uniform(0.28, 0.42)])
+        brow = np.array([0.05, 0.04, 0.035]) + rng.uniform(0, 0.35) * np.array([1.0, 0.75, 0.5])
+        w_l = self.regions["lips"][:, None] * rng.uniform(0.2, 0.6)
+        w_b = self.regions["brows"][:, None] * rng.uniform(0.3, 0.8)
+        a = a * (1 - w_l) + w_l * lip
+        return np.clip(a * (1 - w_b) + w_b * brow, 0, 1)
+
+    def _face_v2(self, split: str, index: int) -> SynthFace:
+        """Generator v2: a full-basis face (target: its truncation) with a head, detail and soft light."""
+        from .appearance import EnvironmentLight, environment_shade
+
+        m = self.model
+        rng = np.random.default_rng([self.seed, SPLIT_CODES[split], int(index), 2])
+        a_s, a_e = self.draw_full(rng, split)
+        t_s, t_e = m.truncate(a_s, a_e)
+        coef = np.concatenate([t_s, t_e])  # the training target: the regressed components
+        V = (self.mean + np.einsum("ij,j->i", self.basis, np.concatenate([a_s, a_e]).astype(np.float32))).reshape(-1, 3)
+        angles = self.draw_pose(rng, split)
+        params, (h, w) = self._params(rng, split, coef, angles, V)
+        albedo = self._albedo_v2(rng)
+        verts3, tris, colors = V, m.triangles, albedo
+        P = params[:12].astype(np.float64).reshape(3, 4)
+        if self.heads is not None:
+            from .heads import assemble
+            parts = self.heads.build(V, albedo, rng)
+            verts3, tris, colors = assemble(V, m.triangles, albedo, parts, view_dir=P[2, :3])
+        verts = np.einsum("nj,ij->ni", verts3, P[:, :3]) + P[:, 3]
+        lmk_view = verts[m.landmarks]
+        normals = render.vertex_normals(verts, tris)
+        lit = environment_shade(colors, normals, EnvironmentLight.draw(rng))
+        verts[:, 1] = h - verts[:, 1]
+        lmk = np.stack([lmk_view[:, 0], h - lmk_view[:, 1], lmk_view[:, 2]], 1).astype(np.float32)
+        bg = self.bank.draw(rng, h, w, self.cfg.p_photo)
+        res = render.render(verts, tris, lit, h, w, lighting=None, background=bg / np.float32(255))
+        img = res.image * np.float32(255)
+        box = box_from_landmarks(lmk) if split == "test" else np.array([0, 0, w, h], np.float64)
+        img = self._degrade(rng, img, res.mask, lmk, box[2] - box[0])
+        # the pose is the drawn one: the crop maps only scale and shift it (equal to params_to_euler of
+        # the parameters within 1e-7 rad, at a fraction of the cost)
+        return SynthFace(img, params, lmk, angles.astype(np.float32), box)
 
     def _degrade(self, rng, img, mask, lmk, face_side) -> np.ndarray:
         """Soften the silhouette, then occluders, blur, noise, JPEG artefacts -> uint8."""

@@ -43,8 +43,8 @@ from .io import (
     pickle_bytes,
     remove_temp_files,
 )
-from .layouts import PARTS_DIR, aflw_mat_arrays, whitening_bytes, whitening_stats
-from .synth import GENERATOR_VERSION, FaceSynthesizer, SynthConfig
+from .layouts import LANDMARKS_FILE, PARTS_DIR, aflw_mat_arrays, whitening_bytes, whitening_stats
+from .synth import FaceSynthesizer, SynthConfig, check_generator, default_generator
 
 CHUNK = 32
 SAMPLE_COUNTS = {"n_train": 300, "n_test": 100, "seed": 2021}
@@ -56,8 +56,8 @@ def default_data_dir() -> Path:
     return paths.generated_data_dir()
 
 
-def _spec(model: FaceModel, seed, n_train, n_test, cfg: SynthConfig) -> dict:
-    return {"generator_version": GENERATOR_VERSION, "seed": int(seed), "n_train": int(n_train),
+def _spec(model: FaceModel, seed, n_train, n_test, cfg: SynthConfig, version: str) -> dict:
+    return {"generator_version": version, "seed": int(seed), "n_train": int(n_train),
             "n_test": int(n_test), "model_name": model.name, "model_fingerprint": model.fingerprint(),
             "n_params": model.n_params, "crop_size": CROP_SIZE, "chunk": CHUNK, "config": cfg.to_dict()}
 
@@ -76,13 +76,13 @@ def _npy_bytes(a) -> bytes:
 _WORKER: dict = {}
 
 
-def _init_worker(model, cfg, seed, out, parent):
+def _init_worker(model, cfg, seed, out, parent, version):
     import cv2
     import torch
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    _WORKER.update(synth=FaceSynthesizer(model, seed, cfg), out=Path(out), parent=parent)
+    _WORKER.update(synth=FaceSynthesizer(model, seed, cfg, version=version), out=Path(out), parent=parent)
 
 
 def _stop_if_orphaned() -> None:
@@ -103,7 +103,7 @@ def _run_chunk(job) -> int:
 def write_chunk(synth: FaceSynthesizer, out: Path, split: str, chunk: int, lo: int, hi: int) -> int:
     """Render faces ``lo..hi-1`` of ``split``, write their files, then record the chunk."""
     d = out / split
-    rows, crop_rows = [], []
+    rows, crop_rows, lmk_rows = [], [], []
     for i in range(lo, hi):
         _stop_if_orphaned()
         f = synth.face(split, i)
@@ -115,19 +115,21 @@ def write_chunk(synth: FaceSynthesizer, out: Path, split: str, chunk: int, lo: i
             atomic_write_bytes(d / f"image{i:05d}.mat", mat_bytes(aflw_mat_arrays(f.landmarks, f.params, f.box)))
             crop_rows.append(params_to_crop(f.params, f.box, f.image.shape[0]))
         rows.append(f.params)
+        lmk_rows.append(f.landmarks)
     buf = io.BytesIO()
-    np.savez(buf, params=np.stack(rows), crop_params=np.stack(crop_rows or rows))
+    extra = {"landmarks": np.stack(lmk_rows)} if synth.version != "1" else {}  # v1 parts stay as they were
+    np.savez(buf, params=np.stack(rows), crop_params=np.stack(crop_rows or rows), **extra)
     atomic_write_bytes(d / PARTS_DIR / f"{chunk:06d}.npz", buf.getvalue())
     return hi - lo
 
 
-def _pool(workers, model, cfg, seed, out):
+def _pool(workers, model, cfg, seed, out, version):
     """A spawn-context pool whose workers use one thread each (env set around the spawn)."""
     saved = {k: os.environ.get(k) for k in _THREAD_VARS}
     os.environ.update({k: "1" for k in _THREAD_VARS})
     try:
         clean = FaceModel(**{f.name: getattr(model, f.name) for f in fields(model)})  # no torch cache
-        return mp.get_context("spawn").Pool(workers, _init_worker, (clean, cfg, seed, str(out), os.getpid()))
+        return mp.get_context("spawn").Pool(workers, _init_worker, (clean, cfg, seed, str(out), os.getpid(), version))
     finally:
         for k, v in saved.items():
             if v is None:
@@ -139,7 +141,8 @@ def _pool(workers, model, cfg, seed, out):
 # ----------------------------------------------------------------------------- finalise
 def _read_parts(d: Path, n: int) -> dict:
     parts = [np.load(d / PARTS_DIR / f"{c:06d}.npz") for c in range(-(-n // CHUNK))]
-    return {k: np.concatenate([p[k] for p in parts]) for k in ("params", "crop_params")}
+    keys = ("params", "crop_params") + (("landmarks",) if parts and "landmarks" in parts[0].files else ())
+    return {k: np.concatenate([p[k] for p in parts]) for k in keys}
 
 
 def _finalize(d: Path, split: str, n: int, spec: dict, stats) -> None:
@@ -149,6 +152,8 @@ def _finalize(d: Path, split: str, n: int, spec: dict, stats) -> None:
         mean, std = whitening_stats(params)
         atomic_write_bytes(d / "param_all_norm.pkl", pickle_bytes(((params - mean) / std).astype(np.float32)))
         atomic_write_bytes(d / "train.list", "".join(f"images/{i:06d}.jpg\n" for i in range(n)).encode())
+        if "landmarks" in parts:  # generator v2: the full face's landmarks, which the parameters cannot give
+            atomic_write_bytes(d / LANDMARKS_FILE, _npy_bytes(parts["landmarks"].astype(np.float32)))
     else:
         mean, std = stats if stats is not None else whitening_stats(parts["crop_params"])
     atomic_write_bytes(d / "param_whitening.pkl", whitening_bytes(mean, std))
@@ -161,7 +166,7 @@ def _finalize(d: Path, split: str, n: int, spec: dict, stats) -> None:
 #: only if it holds nothing else and its manifest (or an unfinished run's spec) proves it is a
 #: generated set.
 _GENERATED = {"train": ("images", "train.list", "param_all_norm.pkl", "param_whitening.pkl", "params.npy",
-                        "manifest.json", PARTS_DIR),
+                        LANDMARKS_FILE, "manifest.json", PARTS_DIR),
               "test": ("params.npy", "param_whitening.pkl", "manifest.json", PARTS_DIR)}
 
 
@@ -224,7 +229,7 @@ def _diff(old: dict, new: dict) -> str:
 
 def generate(model: FaceModel | None = None, out_dir=None, n_train: int = 20000, n_test: int = 2000,
              seed: int = 0, workers: int = 2, resume: bool = True, progress: bool = True,
-             config: SynthConfig | None = None) -> dict:
+             config: SynthConfig | None = None, generator: str | None = None) -> dict:
     """Generate a training set (3DDFA layout) and a test set (AFLW2000-3D layout).
 
     Args:
@@ -238,6 +243,9 @@ def generate(model: FaceModel | None = None, out_dir=None, n_train: int = 20000,
             proves they are generated sets and that hold nothing else; anything else is
             refused with a :class:`DatasetError` naming the folder.
         progress: show a tqdm progress bar.
+        config: the generator's knobs (:class:`SynthConfig`).
+        generator: generator version "1" or "2" (default :func:`m3lrn_lib.data.synth.default_generator`
+            of the model); resuming a folder of another version is refused, naming both.
     Returns:
         the manifest dict (also written to ``out_dir/manifest.json``).
     """
@@ -247,8 +255,12 @@ def generate(model: FaceModel | None = None, out_dir=None, n_train: int = 20000,
         raise DatasetError(f"face counts must be >= 0, got n_train={n_train}, n_test={n_test}")
     model = load_face_model() if model is None else model
     cfg = config or SynthConfig()
+    try:
+        version = default_generator(model) if generator is None else check_generator(generator)
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
     out = Path(out_dir) if out_dir is not None else default_data_dir()
-    spec = _spec(model, seed, n_train, n_test, cfg)
+    spec = _spec(model, seed, n_train, n_test, cfg, version)
     top = out / "manifest.json"
     splits = {"train": int(n_train), "test": int(n_test)}
     if out.exists() and not out.is_dir():
@@ -298,7 +310,7 @@ def generate(model: FaceModel | None = None, out_dir=None, n_train: int = 20000,
     with tqdm(total=sum(splits.values()), initial=done, unit="face", desc=f"generating {out.name}",
               disable=not progress) as bar:
         if jobs:
-            with _pool(workers, model, cfg, seed, out) as pool:
+            with _pool(workers, model, cfg, seed, out, version) as pool:
                 for k in pool.imap_unordered(_run_chunk, jobs):
                     bar.update(k)
     stats = None

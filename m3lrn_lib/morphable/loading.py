@@ -14,26 +14,44 @@ ENV_VAR = "M3LRN_FACE_MODEL"
 _cache: dict = {}
 
 
-def embedded_model_path() -> Path:
-    """The embedded default model file, re-created from code if an installed package lacks it.
+#: The embedded models by name: version 1 (40 / 10 components, the default) and version 2
+#: (a full basis of 150 / 29 components whose leading 40 / 10 are regressed; see
+#: :mod:`m3lrn_lib.morphable.embedded_v2`).
+EMBEDDED = {"embedded": "1", "embedded-v1": "1", "embedded-v2": "2"}
 
-    In a source checkout this is the shipped ``data/face_model.npz`` (an error names the command
-    that re-creates it when it is missing). An installed package has no ``data/``: the model is
-    built once, bit for bit the shipped file, into the user cache (:func:`m3lrn_lib.paths.cached_face_model`).
+
+def build_embedded(version: str = "1"):
+    """Build embedded model ``version`` ("1" or "2") from code (deterministic, any CPU)."""
+    if version == "1":
+        from .embedded import build_embedded_model
+        return build_embedded_model()
+    if version == "2":
+        from .embedded_v2 import build_embedded_model_v2
+        return build_embedded_model_v2()
+    raise FaceModelError(f"unknown embedded model version {version!r} (known: 1, 2)")
+
+
+def embedded_model_path(version: str = "1") -> Path:
+    """The file of embedded model ``version``, re-created from code if an installed package lacks it.
+
+    In a source checkout this is the shipped ``data/face_model.npz`` (version 1) or
+    ``data/face_model_v2.npz`` (an error names the command that re-creates a missing one). An
+    installed package has no ``data/``: the model is built once, bit for bit the shipped file,
+    into the user cache (:func:`m3lrn_lib.paths.cached_face_model`).
     """
-    from .embedded import GENERATOR_VERSION, build_embedded_model
-
-    shipped = paths.shipped_face_model()
+    shipped = paths.shipped_face_model(version)
     if shipped is not None:
         if not shipped.is_file():
             raise FaceModelError(f"the embedded model file {shipped} is missing; re-create it with "
-                                 "`python -m m3lrn_lib.morphable build --update-shipped`")
+                                 f"`python -m m3lrn_lib.morphable build --version {version} --update-shipped`")
         return shipped
-    cached = paths.cached_face_model(GENERATOR_VERSION)
+    cached = paths.cached_face_model(version)
     if not cached.is_file():
-        print(f"m3lrn: building the embedded face model into {cached} (once, about 20 s; the same file "
-              f"`python -m m3lrn_lib.morphable build --out {cached}` writes)", file=sys.stderr, flush=True)
-        build_embedded_model().save(cached)
+        print(f"m3lrn: building the embedded face model v{version} into {cached} (once, about "
+              f"{'20 s' if version == '1' else '1-2 min'}; the same file "
+              f"`python -m m3lrn_lib.morphable build --version {version} --out {cached}` writes)",
+              file=sys.stderr, flush=True)
+        build_embedded(version).save(cached)
     return cached
 
 
@@ -42,8 +60,8 @@ def load_face_model(source=None) -> FaceModel:
 
     Args:
         source: None (use ``$M3LRN_FACE_MODEL`` or else the embedded default), the string
-            ``"embedded"``, or a path: a Surrey Face Model folder or ``sfm_shape_*.bin``, a
-            3DDFA-layout BFM ``.pkl``, or an ``.npz`` written by :meth:`FaceModel.save`.
+            ``"embedded"`` (= ``"embedded-v1"``) or ``"embedded-v2"``, or a path: a Surrey Face
+            Model folder or ``sfm_shape_*.bin``, a 3DDFA-layout BFM ``.pkl``, or an ``.npz`` written by :meth:`FaceModel.save`.
     Returns:
         A :class:`FaceModel`. Loaded models are cached per resolved path.
     """
@@ -51,8 +69,8 @@ def load_face_model(source=None) -> FaceModel:
         source = paths.face_model_setting() or "embedded"
     if isinstance(source, FaceModel):
         return source
-    if str(source) == "embedded":
-        path = embedded_model_path()
+    if str(source) in EMBEDDED:
+        path = embedded_model_path(EMBEDDED[str(source)])
     else:
         path = Path(source).expanduser().resolve()
         if not path.exists():

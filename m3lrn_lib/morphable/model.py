@@ -17,6 +17,14 @@ Conventions (all models, embedded or real):
   ``vertex_mirror`` does the same for vertices (or is ``None`` for models without an exact
   vertex symmetry). ``shape_mirror`` (K_s, K_s) and ``exp_mirror`` (K_e, K_e) map
   coefficients to the coefficients of the mirrored face.
+- **Full and regression bases** (the "3DMM bottleneck", Sec. 1 and 3.2). A model may carry a
+  fuller basis than the network regresses, as BFM has 199 shape / 29 expression components of
+  which 3DDFA-style networks regress the leading 40 / 10. ``shape_basis`` / ``exp_basis`` are
+  always the *regression* view (what Eq. 1 and the 62-d parameter vector use);
+  ``full_shape_basis`` / ``full_exp_basis`` (or None: the full basis is the regression one) hold
+  every component, and the regression view is their leading columns -- the same memory, one
+  model object. Truncating full coefficients to the regression ones is taking their leading
+  entries (:meth:`FaceModel.truncate`), because the columns are orthonormal principal directions.
 """
 from __future__ import annotations
 
@@ -128,6 +136,10 @@ class FaceModel:
         albedo_std: (K_a,) float32, or None.
         exp_names: names of the expression components (or of the source blendshapes).
         meta: free-form string metadata (generator version, seed, source path).
+        full_shape_basis: (3N, K_s_full >= K_s) float32 every shape component, or None (= shape_basis);
+            its leading K_s columns are ``shape_basis``.
+        full_shape_std: (K_s_full,) float32 prior std of every shape component (leading K_s = shape_std).
+        full_exp_basis, full_exp_std: likewise for expression (K_e_full >= K_e), or None.
     """
 
     name: str
@@ -148,10 +160,67 @@ class FaceModel:
     albedo_std: np.ndarray | None = None
     exp_names: tuple = ()
     meta: dict = field(default_factory=dict)
+    full_shape_basis: np.ndarray | None = None
+    full_shape_std: np.ndarray | None = None
+    full_exp_basis: np.ndarray | None = None
+    full_exp_std: np.ndarray | None = None
 
     def __post_init__(self):
+        self._share_full_basis()
         self.validate()
         self._tensor_cache: dict = {}
+
+    @classmethod
+    def from_full_basis(cls, n_shape: int, n_exp: int, full_shape_basis, full_shape_std, full_exp_basis,
+                        full_exp_std, **fields_) -> FaceModel:
+        """A model whose regression basis is the leading ``n_shape`` / ``n_exp`` columns of a full basis.
+
+        Args:
+            n_shape, n_exp: K_s, K_e regressed by the networks (40 / 10 in the paper).
+            full_shape_basis: (3N, K_s_full) unit-norm columns; full_shape_std: (K_s_full,).
+            full_exp_basis: (3N, K_e_full); full_exp_std: (K_e_full,).
+            fields_: every other :class:`FaceModel` field (name, mean, triangles, landmarks, ...).
+        Raises:
+            FaceModelError: a full basis with fewer components than the regression basis.
+        """
+        name = fields_.get("name", "?")
+        for what, full, k in (("shape", full_shape_basis, n_shape), ("expression", full_exp_basis, n_exp)):
+            have = np.asarray(full).shape[1] if np.ndim(full) == 2 else 0
+            if not 1 <= k <= have:
+                raise FaceModelError(f"face model {name!r}: the full {what} basis has {have} components, fewer than "
+                                     f"the {k} of the regression basis (give a fuller basis or regress fewer)")
+        fs, fe = np.asarray(full_shape_basis), np.asarray(full_exp_basis)
+        return cls(shape_basis=fs[:, :n_shape], shape_std=np.asarray(full_shape_std)[:n_shape],
+                   exp_basis=fe[:, :n_exp], exp_std=np.asarray(full_exp_std)[:n_exp],
+                   full_shape_basis=fs, full_shape_std=np.asarray(full_shape_std),
+                   full_exp_basis=fe, full_exp_std=np.asarray(full_exp_std), **fields_)
+
+    def _share_full_basis(self) -> None:
+        """Check a full basis against the regression view and make the view share its memory."""
+        for part in ("shape", "exp"):
+            full, std = getattr(self, f"full_{part}_basis"), getattr(self, f"full_{part}_std")
+            if full is None and std is None:
+                continue
+            reg, reg_std = getattr(self, f"{part}_basis"), getattr(self, f"{part}_std")
+            what = "shape" if part == "shape" else "expression"
+            if full is None or std is None:
+                raise FaceModelError(f"face model {self.name!r}: full_{part}_basis and full_{part}_std "
+                                     "come together (give both or neither)")
+            if full.ndim != 2 or full.shape[0] != reg.shape[0] or std.shape != (full.shape[1],):
+                raise FaceModelError(f"face model {self.name!r}: full {what} basis {full.shape} / std {std.shape} "
+                                     f"do not match the regression basis {reg.shape}")
+            if not (np.all(np.isfinite(full)) and np.all(np.isfinite(std)) and np.all(std > 0)):
+                raise FaceModelError(f"face model {self.name!r}: the full {what} basis or std has NaN, inf or a "
+                                     "non-positive std (re-create the model file)")
+            k = reg.shape[1]
+            if full.shape[1] < k:
+                raise FaceModelError(f"face model {self.name!r}: the full {what} basis has {full.shape[1]} components, "
+                                     f"fewer than the {k} of the regression basis (re-create the model file)")
+            if not (np.array_equal(full[:, :k], reg) and np.array_equal(std[:k], reg_std)):
+                raise FaceModelError(f"face model {self.name!r}: the regression {what} basis is not the leading "
+                                     f"{k} columns of the full basis (re-create the model file)")
+            setattr(self, f"{part}_basis", full[:, :k])
+            setattr(self, f"{part}_std", std[:k])
 
     # ------------------------------------------------------------------ checks
     @property
@@ -165,6 +234,35 @@ class FaceModel:
     @property
     def n_exp(self) -> int:
         return int(self.exp_basis.shape[1])
+
+    @property
+    def n_shape_full(self) -> int:
+        """Shape components of the full basis (K_s_full >= K_s; = K_s without a fuller basis)."""
+        return self.n_shape if self.full_shape_basis is None else int(self.full_shape_basis.shape[1])
+
+    @property
+    def n_exp_full(self) -> int:
+        """Expression components of the full basis (K_e_full >= K_e)."""
+        return self.n_exp if self.full_exp_basis is None else int(self.full_exp_basis.shape[1])
+
+    def full_basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The full view: shape basis (3N, K_s_full), shape std (K_s_full,), expression basis
+        (3N, K_e_full) and std (K_e_full,). Without a fuller basis these are the regression arrays."""
+        pick = lambda full, reg: reg if full is None else full  # noqa: E731
+        return (pick(self.full_shape_basis, self.shape_basis), pick(self.full_shape_std, self.shape_std),
+                pick(self.full_exp_basis, self.exp_basis), pick(self.full_exp_std, self.exp_std))
+
+    def truncate(self, alpha_shp_full, alpha_exp_full) -> tuple[np.ndarray, np.ndarray]:
+        """Full coefficients (..., K_s_full), (..., K_e_full) -> regression ones (..., K_s), (..., K_e).
+
+        The 3DDFA-style target of a face drawn from the full model: the leading entries, i.e. the
+        orthogonal projection of its shape onto the regression span (orthonormal columns).
+        """
+        a_s, a_e = np.asarray(alpha_shp_full), np.asarray(alpha_exp_full)
+        if a_s.shape[-1] != self.n_shape_full or a_e.shape[-1] != self.n_exp_full:
+            raise ValueError(f"expected (..., {self.n_shape_full}) and (..., {self.n_exp_full}) full coefficients, "
+                             f"got {a_s.shape} and {a_e.shape}")
+        return a_s[..., :self.n_shape], a_e[..., :self.n_exp]
 
     @property
     def n_params(self) -> int:
@@ -252,12 +350,23 @@ class FaceModel:
 
     # ------------------------------------------------------------------ numpy helpers
     def vertices(self, alpha_shp=None, alpha_exp=None) -> np.ndarray:
-        """Eq. 1 in numpy for one face: (N, 3) vertices from (K_s,) and (K_e,) coefficients."""
+        """Eq. 1 in numpy for one face: (N, 3) vertices from (K, ) coefficients.
+
+        ``alpha_shp`` may have K_s (regression) or K_s_full entries, ``alpha_exp`` K_e or K_e_full:
+        the matching basis is used, so the same call builds a truncated or a full face.
+        """
+        full_s, _, full_e, _ = self.full_basis()
         v = self.mean.reshape(-1).astype(np.float64)
-        if alpha_shp is not None:
-            v = v + self.shape_basis @ np.asarray(alpha_shp, dtype=np.float64)
-        if alpha_exp is not None:
-            v = v + self.exp_basis @ np.asarray(alpha_exp, dtype=np.float64)
+        for alpha, reg, full, what in ((alpha_shp, self.shape_basis, full_s, "alpha_shp"),
+                                       (alpha_exp, self.exp_basis, full_e, "alpha_exp")):
+            if alpha is None:
+                continue
+            a = np.asarray(alpha, dtype=np.float64)
+            basis = reg if a.shape == (reg.shape[1],) else full if a.shape == (full.shape[1],) else None
+            if basis is None:
+                raise ValueError(f"{what} must have {reg.shape[1]} (regression) or {full.shape[1]} (full) entries, "
+                                 f"got shape {a.shape}")
+            v = v + basis @ a
         return v.reshape(-1, 3).astype(np.float32)
 
     def fingerprint(self) -> str:
@@ -275,10 +384,14 @@ class FaceModel:
         """
         path = os.fspath(path)
         arrays = {}
+        shared = {f"{part}_{kind}" for part, full in (("shape", self.full_shape_basis), ("exp", self.full_exp_basis))
+                  if full is not None for kind in ("basis", "std")}
         for f in fields(self):
             val = getattr(self, f.name)
             if val is None:
                 continue
+            if f.name in shared:  # the leading columns of the full basis: stored once, as its size
+                val = np.array(getattr(self, f.name).shape[-1], np.int64)
             if f.name == "meta":
                 val = np.array(sorted(f"{k}={v}" for k, v in val.items()))
             elif f.name == "exp_names":
@@ -311,6 +424,18 @@ class FaceModel:
         missing = sorted(required - set(data))
         if missing:
             raise FaceModelError(f"face model file {path} lacks arrays: {missing}")
+        for part in ("shape", "exp"):  # a regression basis stored as its size: the full basis's leading columns
+            if data[f"{part}_basis"].ndim == 0:
+                full, std = data.get(f"full_{part}_basis"), data.get(f"full_{part}_std")
+                k = int(data[f"{part}_basis"])
+                if full is None or std is None or full.ndim != 2 or std.ndim != 1:
+                    raise FaceModelError(f"face model file {path}: {part}_basis is stored as a size ({k}) but the "
+                                         f"file has no full_{part}_basis / full_{part}_std (re-create the model file)")
+                if not 1 <= k <= full.shape[1] or k > std.shape[0]:
+                    what = "shape" if part == "shape" else "expression"
+                    raise FaceModelError(f"face model file {path}: the full {what} basis has {full.shape[1]} components, "
+                                         f"fewer than the {k} of the regression basis (re-create the model file)")
+                data[f"{part}_basis"], data[f"{part}_std"] = full[:, :k], std[:k]
         kw = {}
         for f in fields(cls):
             if f.name not in data:

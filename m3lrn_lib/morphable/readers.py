@@ -91,7 +91,8 @@ def load_sfm(path, n_shape: int = 40) -> FaceModel:
 
     Args:
         path: the folder holding ``sfm_shape_3448.bin`` and its companions, or that file.
-        n_shape: leading shape components to keep (the paper's 40).
+        n_shape: leading shape components regressed (the paper's 40); every component is kept
+            as the full basis (``FaceModel.full_basis``).
     Returns:
         A FaceModel with the 6 blendshapes (anger ... surprise) as expression basis
         (unit columns, std = blendshape norm), the model's UVs (v flipped to point up),
@@ -117,8 +118,8 @@ def load_sfm(path, n_shape: int = 40) -> FaceModel:
     mean = np.asarray(sm.get_mean(), dtype=np.float32).reshape(-1, 3)
     n = mean.shape[0]
     k = min(n_shape, sm.get_num_principal_components())
-    U_s = np.asarray(sm.get_orthonormal_pca_basis(), dtype=np.float32)[:, :k]
-    s_std = np.sqrt(np.asarray(sm.get_eigenvalues(), dtype=np.float32)[:k])
+    U_s = np.asarray(sm.get_orthonormal_pca_basis(), dtype=np.float32)  # full (Surrey: 63); regression: leading k
+    s_std = np.sqrt(np.asarray(sm.get_eigenvalues(), dtype=np.float32))
     U_e, e_std = _unit_columns(np.stack([np.asarray(b.deformation, np.float32) for b in blend], 1))
     tris = _orient_ccw(mean, np.asarray(sm.get_triangle_list(), dtype=np.int64))
     uv = np.asarray(mm.get_texture_coordinates(), dtype=np.float32)
@@ -135,11 +136,11 @@ def load_sfm(path, n_shape: int = 40) -> FaceModel:
     lmk[9:17] = _jaw_from_contour(mean, contours["left_contour"], chin)[::-1]
     if (lmk < 0).any():
         raise FaceModelError(f"{files['mapping']}: landmarks {np.nonzero(lmk < 0)[0] + 1} are not mapped")
-    S_s, _ = approximate_mirror(mean, U_s)
+    S_s, _ = approximate_mirror(mean, U_s[:, :k])
     S_e, _ = approximate_mirror(mean, U_e)
-    return FaceModel(
-        name=files["shape"].stem, mean=mean, shape_basis=U_s, shape_std=s_std,
-        exp_basis=U_e, exp_std=e_std, triangles=tris, landmarks=lmk,
+    return FaceModel.from_full_basis(
+        k, U_e.shape[1], U_s, s_std, U_e, e_std,
+        name=files["shape"].stem, mean=mean, triangles=tris, landmarks=lmk,
         landmark_mirror=IBUG_MIRROR.copy(), shape_mirror=S_s, exp_mirror=S_e, uv=uv,
         exp_names=tuple(b.name for b in blend),
         meta={"source": str(files["shape"]), "reader": "eos"},
@@ -181,6 +182,8 @@ def load_bfm_3ddfa(path, n_shape: int = 40, n_exp: int = 10) -> FaceModel:
     """Read BFM in the 3DDFA/3DDFA_V2 layout (e.g. ``bfm_noneck_v3.pkl``).
 
     Expected keys: ``u`` (3N, 1) mean, ``w_shp`` (3N, >=n_shape), ``w_exp`` (3N, >=n_exp),
+    (BFM: 199 and 29 columns; every column is kept as the full basis, the leading ``n_shape`` /
+    ``n_exp`` are the regression basis, as 3DDFA truncates it),
     ``keypoints`` (204,) flat indices ``3k, 3k+1, 3k+2`` of the 68 landmark vertices, and
     ``tri`` (F, 3) or (3, F), 0- or 1-based. Bases are split into unit columns and norms; as
     the file carries no coefficient prior, ``std`` is the column norm (one unit of the
@@ -213,13 +216,13 @@ def load_bfm_3ddfa(path, n_shape: int = 40, n_exp: int = 10) -> FaceModel:
     if tri.min() == 1 and tri.max() == n:
         tri = tri - 1
     mean = u.reshape(-1, 3)
-    U_s, s_std = _unit_columns(w_shp[:, :n_shape])
-    U_e, e_std = _unit_columns(w_exp[:, :n_exp])
-    S_s, _ = approximate_mirror(mean, U_s)
-    S_e, _ = approximate_mirror(mean, U_e)
-    return FaceModel(
-        name=path.stem, mean=mean, shape_basis=U_s, shape_std=s_std, exp_basis=U_e,
-        exp_std=e_std, triangles=_orient_ccw(mean, tri), landmarks=kp[0::3] // 3,
+    U_s, s_std = _unit_columns(w_shp)  # every component (BFM: 199 / 29); the regression view is the leading ones
+    U_e, e_std = _unit_columns(w_exp)
+    S_s, _ = approximate_mirror(mean, U_s[:, :n_shape])
+    S_e, _ = approximate_mirror(mean, U_e[:, :n_exp])
+    return FaceModel.from_full_basis(
+        n_shape, n_exp, U_s, s_std, U_e, e_std,
+        name=path.stem, mean=mean, triangles=_orient_ccw(mean, tri), landmarks=kp[0::3] // 3,
         landmark_mirror=IBUG_MIRROR.copy(), shape_mirror=S_s, exp_mirror=S_e,
         meta={"source": str(path), "reader": "3ddfa-pkl"},
     )

@@ -5,8 +5,9 @@ dense meshes in image coordinates, yaw/pitch/roll, overlays, OBJ/PLY export; ONN
   (:mod:`.predictor`); :class:`Face` -- one face's outputs.
 - :func:`load_network` -- an M3LRN from an instance, a trainer checkpoint or a state-dict file
   (:mod:`.network`); :func:`variant_of` -- its preset name.
-- :class:`FaceDetector` -- the LBP frontal-face cascade bundled with scikit-image (frontal,
-  upright faces only; pass boxes for profiles) (:mod:`.detect`).
+- :class:`FaceDetector` -- the best installed detector whose weights ship in a package: MTCNN
+  (facenet-pytorch's weights, run by our code), dlib's HOG detector, or the LBP cascade bundled
+  with scikit-image as the fallback; pass boxes for faces it misses (:mod:`.detect`).
 - :mod:`.draw` overlays, :mod:`.export` OBJ/PLY with per-vertex colours, :mod:`.inputs` robust
   image/video reading, :mod:`.onnx_export` ONNX export and checks.
 

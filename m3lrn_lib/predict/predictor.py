@@ -7,8 +7,8 @@ Pipeline for one image (any number of faces, batched across faces and images)::
       --M3LRN (eval)--> L^r (B,68,3), vertices (B,N,3), params, pose   (crop frame)
       --points_from_crop (x, y and z scaled)--> image frame
 
-Boxes from the detector go through :func:`m3lrn_lib.predict.detect.crop_box` (the cascade's
-calibrated policy); boxes given by the caller are *tight face boxes* (about the 68-landmark
+Boxes from the detector go through :func:`m3lrn_lib.predict.detect.crop_box` (the calibrated
+policy of the detector's backend); boxes given by the caller are *tight face boxes* (about the 68-landmark
 box: brows to chin, ear to ear) and go through :func:`m3lrn_lib.data.crop.box_from_detector`,
 which turns a landmark box into exactly the benchmark crop. :meth:`Predictor.predict_crops`
 takes crop boxes directly (what the benchmark uses, with the ground-truth-landmark crop).
@@ -142,8 +142,9 @@ class Predictor:
     Args:
         network: an M3LRN or a checkpoint path (:func:`~m3lrn_lib.predict.network.load_network`).
         device: ``'cpu'``, ``'cuda'``, or None (CUDA when available).
-        detector: a callable image -> (K, 4) boxes, ``'auto'`` (the bundled cascade, created on
-            first use) or None (boxes must then be given).
+        detector: a callable image -> (K, 4) boxes (e.g. a :class:`~m3lrn_lib.predict.detect.FaceDetector`),
+            ``'auto'`` (the best installed backend, see :mod:`m3lrn_lib.predict.detect`) or a backend name
+            (``'mtcnn'``, ``'dlib'``, ``'lbp'``), created on first use, or None (boxes must then be given).
         dense: also reconstruct the dense mesh; batch_size: faces per forward pass;
         max_faces: keep at most this many (largest) detected faces per image.
         expect_variant: refuse a checkpoint of another variant (preset name).
@@ -169,10 +170,11 @@ class Predictor:
     @property
     def detector(self):
         if isinstance(self._detector, str):
-            if self._detector != "auto":
-                raise ValueError(f"detector must be a callable, 'auto' or None, got {self._detector!r}")
-            from .detect import FaceDetector
-            self._detector = FaceDetector()
+            from .detect import BACKENDS, FaceDetector
+            if self._detector != "auto" and self._detector not in BACKENDS:
+                raise ValueError(f"detector must be a callable, 'auto', one of {', '.join(BACKENDS)} or None, "
+                                 f"got {self._detector!r}")
+            self._detector = FaceDetector(self._detector)
         return self._detector
 
     def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +187,7 @@ class Predictor:
         boxes = np.asarray(det(image), np.float64).reshape(-1, 4)
         if self.max_faces is not None:
             boxes = boxes[: self.max_faces]
-        return boxes, np.array([crop_box(b) for b in boxes]).reshape(-1, 4)
+        return boxes, np.array([crop_box(b, detector=det) for b in boxes]).reshape(-1, 4)
 
     @torch.inference_mode()
     def forward_crops(self, crops: np.ndarray) -> dict:

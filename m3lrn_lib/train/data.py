@@ -79,6 +79,21 @@ def validate_test_set(test, key: str, value, n: int = 0) -> None:
         raise _config_hint(data.DatasetError(bad[0] + more + "; " + SKIP_BAD_HINT), key, value)
 
 
+def check_same_generator(train, test) -> None:
+    """Refuse a training and a test set made by different synthetic-generator versions.
+
+    Both readers' ``manifest`` (empty for real data, which is never refused) name the version;
+    the error names both versions and both folders.
+    """
+    v_train = getattr(train, "manifest", {}).get("generator_version")
+    v_test = getattr(test, "manifest", {}).get("generator_version")
+    if v_train is not None and v_test is not None and v_train != v_test:
+        raise data.DatasetError(
+            f"data.train {train.root} was made by synthetic generator version {v_train} but data.test {test.root} by "
+            f"version {v_test}: sets of different versions do not mix (generate both with one version: "
+            f"python -m m3lrn_lib.data --generator {v_train} ...)")
+
+
 def build_datasets(cfg, model, progress: bool = True):
     """(train, test) readers for ``cfg.data`` (test may be None); raw, unaugmented.
 
@@ -125,6 +140,8 @@ def build_datasets(cfg, model, progress: bool = True):
         test_value = d.test
     if len(train) == 0:
         raise data.DatasetError(f"data.train = {d.train!r}: no training samples")
+    if test is not None:
+        check_same_generator(train, test)
     test = _subset(test, d.test_subset) if test is not None else None
     if test is not None:
         validate_test_set(test, test_key, test_value)

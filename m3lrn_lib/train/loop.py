@@ -73,7 +73,7 @@ def _finite_grads(params) -> bool:
 
 
 def train(net: torch.nn.Module, dataset, settings: TrainSettings | None = None, callback=None,
-          batch_augment=None) -> list[dict]:
+          batch_augment=None, frozen=()) -> list[dict]:
     """Train ``net`` in place with SGD; return the per-step history.
 
     Args:
@@ -83,6 +83,9 @@ def train(net: torch.nn.Module, dataset, settings: TrainSettings | None = None, 
         callback: optional ``callback(record)`` called after every logged step.
         batch_augment: optional transform of a collated batch on the device, e.g. the paper's
             face-swap augmentation :class:`m3lrn_lib.data.FaceSwap` (labels stay untouched).
+        frozen: sub-modules of ``net`` that are not trained (e.g. ``(net.backbone, net.heads)`` to
+            train M2FA on a fixed first stage): no gradients, and eval mode (BatchNorm keeps its
+            running statistics).
     Returns:
         list of dicts: ``step``, ``lr``, ``total`` and every loss term, ``images_per_s``,
         ``skipped`` (steps skipped so far because of non-finite gradients).
@@ -90,6 +93,9 @@ def train(net: torch.nn.Module, dataset, settings: TrainSettings | None = None, 
     s = settings or TrainSettings()
     device = torch.device(s.device) if s.device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net.to(device).train()
+    for part in frozen:
+        part.requires_grad_(False)
+        part.eval()
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov, weight_decay=s.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(s.milestones), gamma=s.gamma)

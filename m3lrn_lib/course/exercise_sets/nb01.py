@@ -51,3 +51,28 @@ def _scale(answer, pose=None):
     s, _, _ = geometry.pose_to_sRt(torch.as_tensor(pose).reshape(-1, 3, 4))
     ok = abs(float(answer) - float(s[0])) < 1e-3
     return ok, f"s = {float(answer):.4f}"
+
+
+@exercise("01.5", "Which share of the shape variance of the embedded model version 2 (150 components) do the "
+          "40 regressed components hold? A fraction between 0 and 1.",
+          "The prior variance of a component is its std squared: take full_shape_std from model_v2.full_basis(), "
+          "then sum the squares of the leading model_v2.n_shape entries and divide by the sum of all squares.",
+          solution="float((full_shape_std[:model_v2.n_shape] ** 2).sum() / (full_shape_std ** 2).sum())")
+def _regressed_share(answer, model=None):
+    model = load_face_model("embedded-v2" if model is None else model)
+    std = model.full_basis()[1].astype(np.float64)
+    k = model.n_shape
+    want = float((std[:k] ** 2).sum() / (std ** 2).sum())
+    got = float(answer)
+    if abs(got - want) < 2e-3:
+        msg = f"{got:.3f}: the other {model.n_shape_full - k} components hold {1 - got:.3f} of the model's variance"
+        kept, regressed = model.meta.get("shape_variance_kept"), model.meta.get("shape_variance_regressed")
+        if kept and regressed:  # the model file also records the shares of its training population
+            msg += (f" (of the variance of the faces the model was built from, the {model.n_shape_full} components "
+                    f"keep {float(kept):.3f} and the {k} regressed ones {float(regressed):.3f})")
+        return True, msg
+    if abs(got - 100 * want) < 0.2:
+        return False, f"{got:.1f} looks like a percentage: give a fraction between 0 and 1"
+    if abs(got - float(std[:k].sum() / std.sum())) < 2e-3:
+        return False, f"{got:.3f} is the share of the stds, not of the variances (square them first)"
+    return False, f"{got:.3f} is not the share of the variance held by the leading {k} components"

@@ -11,6 +11,8 @@ crop's image frame in pixels (see :mod:`m3lrn_lib.geometry`).
 - :func:`train_refiner` / :func:`refine` -- train and apply an :class:`~m3lrn_lib.nn.M2FA` alone;
   :func:`refinement_experiment` runs both for several modality sets.
 - :func:`nme_table`, :func:`format_table`, :func:`residual_sign_stats` -- the reports.
+- :func:`bottleneck_floor` / :func:`format_floors` -- the real leftover of a fuller model: the NME
+  that a *perfect* first stage keeps on rendered faces (generator v2), what a refinement can win back.
 
 Elsewhere: the NME per face part is :func:`m3lrn_lib.metrics.group_nme`, the faces from the
 priors :func:`m3lrn_lib.data.prior.sample_prior_params`, the public code's last layer
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,7 +31,8 @@ from ...morphable.model import FaceModel
 from .fit import fit_module
 
 __all__ = ["stack_labels", "perturb_params", "coarse_from_whitened", "train_refiner", "refine",
-           "refinement_experiment", "nme_table", "format_table", "residual_sign_stats"]
+           "refinement_experiment", "nme_table", "format_table", "residual_sign_stats", "bottleneck_floor",
+           "format_floors"]
 
 
 # ----------------------------------------------------------------------------- data
@@ -195,3 +199,37 @@ def residual_sign_stats(residual: torch.Tensor) -> dict:
     r = residual.detach()
     return {"min": float(r.min()), "max": float(r.max()),
             "negative_share": [float((r[..., i] < 0).float().mean()) for i in range(3)]}
+
+
+# ----------------------------------------------------------------------------- the bottleneck floor
+def bottleneck_floor(model: FaceModel, synth, n: int, split: str = "test") -> dict:
+    """Eq. 8 NME floors of a perfect first stage on ``n`` rendered faces of ``synth``.
+
+    Faces ``0 .. n-1`` of ``split`` are rendered by ``synth`` (a
+    :class:`~m3lrn_lib.data.synth.FaceSynthesizer` of ``model``); their stored parameters are the
+    training target (for generator v2 the truncation of the full face) and their landmarks come
+    from the full face. :func:`m3lrn_lib.morphable.bottleneck.bottleneck_nme` scores the target
+    itself and the best 62-d fit against those landmarks.
+
+    Returns:
+        dict ``target_nme`` and ``best_fit_nme`` (n,) fractions, ``yaw_deg`` (n,), ``n``,
+        ``version`` (the generator version).
+    """
+    from ...morphable.bottleneck import bottleneck_nme
+
+    faces = [synth.face(split, i) for i in range(int(n))]
+    res = bottleneck_nme(model, np.stack([f.params for f in faces]), np.stack([f.landmarks for f in faces]),
+                         np.array([f.image.shape[0] for f in faces], np.float64))
+    return {"target_nme": res["target_nme"], "best_fit_nme": res["best_fit_nme"],
+            "yaw_deg": np.degrees([float(f.pose[0]) for f in faces]), "n": len(faces),
+            "version": str(getattr(synth, "version", "?"))}
+
+
+def format_floors(floors: dict, width: int = 14) -> str:
+    """Rows ``world  faces  target NME  best 62-d fit`` as ``mean % +- std`` of ``{name: bottleneck_floor}``."""
+    lines = [f"{'':<{width}}{'faces':>6}{'NME of the target (%)':>26}{'NME of the best 62-d fit (%)':>32}"]
+    for name, f in floors.items():
+        t, b = 100 * np.asarray(f["target_nme"]), 100 * np.asarray(f["best_fit_nme"])
+        lines.append(f"{name:<{width}}{f['n']:>6}{f'{t.mean():.2f} +- {t.std():.2f}':>26}"
+                     f"{f'{b.mean():.2f} +- {b.std():.2f}':>32}")
+    return "\n".join(lines)
