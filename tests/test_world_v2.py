@@ -169,3 +169,14 @@ def test_v2_training_sets_carry_the_full_face_landmarks(v2, tmp_path):
 def test_the_model_setting_names_the_v2_model(monkeypatch):
     monkeypatch.setenv("M3LRN_FACE_MODEL", "embedded-v2")
     assert load_face_model().name == "m3lrn-embedded-v2"
+
+
+@pytest.mark.parametrize("argv, subject", [(["--steps-first", "0"], "--steps-first"), (["--seeds", "a,b"], "--seeds"),
+                                           (["--n-test", "-1"], "--n-test")])
+def test_refinement_probe_bad_arguments_are_one_line(argv, subject, tmp_path, capsys):
+    from m3lrn_lib.benchmark.refinement_probe import main
+
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {subject}")
+    assert not (tmp_path / "out").exists()
