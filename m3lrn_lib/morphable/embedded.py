@@ -446,6 +446,31 @@ def symmetric_pca(X: np.ndarray, vertex_mirror: np.ndarray, k: int, flip_x: bool
 
 
 # ----------------------------------------------------------------------------- build
+def expression_and_albedo_pca(fields_: np.ndarray, V0: np.ndarray, lmk: np.ndarray, vmirror: np.ndarray, rng,
+                              n_samples: int, p_active: float, n_exp: int):
+    """The expression and albedo PCA of an embedded model (shared by versions 1 and 2).
+
+    Args:
+        fields_: (E, 3N) displacement fields of the named expressions on the neutral face V0 (N, 3);
+        lmk: (68,) landmark vertices; vmirror: (N,) vertex mirror; rng: the build's generator
+            (drawn from in a fixed order: mixture weights, their sparsity mask, albedo samples);
+        n_samples: random mixtures (the first E are the pure expressions); p_active: chance that a
+            named expression takes part in a mixture; n_exp: expression components kept.
+    Returns:
+        ``(U_e (3N, n_exp), e_std, e_sign, e_ratio)`` and ``(a_mean (3N,), U_a (3N, N_ALBEDO), a_std)``.
+    """
+    n_names = len(fields_)
+    W = rng.uniform(0, 1, (n_samples, n_names))
+    W *= rng.uniform(0, 1, W.shape) < p_active
+    W[:n_names] = np.eye(n_names)  # the pure expressions
+    ex = W @ fields_
+    _, U_e, e_std, e_sign, e_ratio = symmetric_pca(np.concatenate([ex, -ex]), vmirror, n_exp)
+    base = _albedo_mean(V0, lmk, NEUTRAL)
+    alb = _albedo_samples(V0, base, rng, 300)
+    a_mean, U_a, a_std, _, _ = symmetric_pca(alb, vmirror, N_ALBEDO, flip_x=False)
+    return (U_e, e_std, e_sign, e_ratio), (a_mean, U_a, a_std)
+
+
 def build_embedded_model(seed: int = DEFAULT_SEED, n_identities: int = 300,
                          n_expression_samples: int = 400) -> FaceModel:
     """Generate the embedded default model deterministically from ``seed``.
@@ -464,17 +489,9 @@ def build_embedded_model(seed: int = DEFAULT_SEED, n_identities: int = 300,
     mean, U_s, s_std, s_sign, s_ratio = symmetric_pca(pop, vmirror, N_SHAPE)
     V0 = mean.reshape(-1, 3)
     lmk = choose_landmarks(V0, NEUTRAL)
-    # expressions: random sparse mixtures of the named fields
     fields_ = expression_fields(V0, NEUTRAL).reshape(len(EXPRESSION_NAMES), -1)
-    W = rng.uniform(0, 1, (n_expression_samples, len(EXPRESSION_NAMES)))
-    W *= rng.uniform(0, 1, W.shape) < 0.35
-    W[: len(EXPRESSION_NAMES)] = np.eye(len(EXPRESSION_NAMES))  # the pure expressions
-    ex = W @ fields_
-    _, U_e, e_std, e_sign, e_ratio = symmetric_pca(np.concatenate([ex, -ex]), vmirror, N_EXP)
-    # albedo
-    base = _albedo_mean(V0, lmk, NEUTRAL)
-    alb = _albedo_samples(V0, base, rng, 300)
-    a_mean, U_a, a_std, _, _ = symmetric_pca(alb, vmirror, N_ALBEDO, flip_x=False)
+    (U_e, e_std, e_sign, e_ratio), (a_mean, U_a, a_std) = expression_and_albedo_pca(
+        fields_, V0, lmk, vmirror, rng, n_expression_samples, 0.35, N_EXP)
     U_s = orient(U_s, ORIENTATION["shape"], seed)
     U_e = orient(U_e, ORIENTATION["exp"], seed)
     U_a = orient(U_a, ORIENTATION["albedo"], seed)

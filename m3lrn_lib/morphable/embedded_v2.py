@@ -34,13 +34,11 @@ import numpy as np
 from .embedded import (
     GRID,
     IBUG_MIRROR,
-    N_ALBEDO,
     NEUTRAL,
-    _albedo_mean,
-    _albedo_samples,
     _gauss,
     _smooth_step,
     choose_landmarks,
+    expression_and_albedo_pca,
     expression_fields,
     face_surface,
     grid_topology,
@@ -191,14 +189,8 @@ def build_embedded_model_v2(seed: int = DEFAULT_SEED, n_identities: int = N_IDEN
     V0 = mean.reshape(-1, 3)
     lmk = choose_landmarks(V0, NEUTRAL)
     fields_ = expression_fields_v2(V0, NEUTRAL).reshape(len(EXPRESSION_NAMES_V2), -1)
-    W = rng.uniform(0, 1, (n_expression_samples, len(EXPRESSION_NAMES_V2)))
-    W *= rng.uniform(0, 1, W.shape) < 0.2
-    W[: len(EXPRESSION_NAMES_V2)] = np.eye(len(EXPRESSION_NAMES_V2))
-    ex = W @ fields_
-    _, U_e, e_std, e_sign, e_ratio = symmetric_pca(np.concatenate([ex, -ex]), vmirror, N_EXP_FULL)
-    base = _albedo_mean(V0, lmk, NEUTRAL)
-    alb = _albedo_samples(V0, base, rng, 300)
-    a_mean, U_a, a_std, _, _ = symmetric_pca(alb, vmirror, N_ALBEDO, flip_x=False)
+    (U_e, e_std, e_sign, e_ratio), (a_mean, U_a, a_std) = expression_and_albedo_pca(
+        fields_, V0, lmk, vmirror, rng, n_expression_samples, 0.2, N_EXP_FULL)
     U_s = orient(U_s, ORIENTATION_V2["shape"], seed)
     U_e = orient(U_e, ORIENTATION_V2["exp"], seed)
     U_a = orient(U_a, ORIENTATION_V2["albedo"], seed)
