@@ -50,8 +50,10 @@ import numpy as np
 import torch
 
 from .. import geometry, render
-from ..morphable.model import FaceModel
+from ..morphable.model import FaceModel, FaceModelError
+from .appearance import EnvironmentLight, SkinDetailBank, environment_shade, region_weights
 from .crop import CROP_SIZE, box_from_landmarks, params_from_crop, params_to_crop
+from .heads import HeadTemplate, assemble
 
 GENERATOR_VERSION = "1"  # of the default model's data (see default_generator)
 GENERATOR_VERSIONS = ("1", "2")
@@ -232,9 +234,6 @@ class FaceSynthesizer:
         if self.version == "2":  # float32 sums: the full basis is 3.6x wider, and 1e-5 mm is plenty
             self.basis = np.ascontiguousarray(self.basis, np.float32)
         if self.version == "2":
-            from ..morphable.model import FaceModelError
-            from .appearance import SkinDetailBank, region_weights
-            from .heads import HeadTemplate
             try:
                 self.heads = HeadTemplate.for_model(model)
             except FaceModelError:  # heads need the embedded grid topology: other models render as masks
@@ -346,8 +345,6 @@ class FaceSynthesizer:
 
     def _face_v2(self, split: str, index: int) -> SynthFace:
         """Generator v2: a full-basis face (target: its truncation) with a head, detail and soft light."""
-        from .appearance import EnvironmentLight, environment_shade
-
         m = self.model
         rng = np.random.default_rng([self.seed, SPLIT_CODES[split], int(index), 2])
         a_s, a_e = self.draw_full(rng, split)
@@ -360,7 +357,6 @@ class FaceSynthesizer:
         verts3, tris, colors = V, m.triangles, albedo
         P = params[:12].astype(np.float64).reshape(3, 4)
         if self.heads is not None:
-            from .heads import assemble
             parts = self.heads.build(V, albedo, rng)
             verts3, tris, colors = assemble(V, m.triangles, albedo, parts, view_dir=P[2, :3])
         verts = np.einsum("nj,ij->ni", verts3, P[:, :3]) + P[:, 3]
