@@ -1,6 +1,6 @@
 """Benchmark of the data pipeline: synthetic generation speed and loader throughput.
 
-    .venv/bin/python benchmarks/bench_data.py [--n-train 2000] [--n-test 200] [--workers 2] [--models embedded,embedded-v2]
+    .venv/bin/python benchmarks/bench_data.py [--n-train 2000] [--n-test 200] [--workers 2] [--models embedded-v1,embedded-v2]
 
 For each model (default: the v1 embedded model with generator v1, and the embedded model v2 with
 generator v2 -- whole heads, skin detail, environment light) prints faces/s for
@@ -27,7 +27,7 @@ def main():
     ap.add_argument("--n-train", type=int, default=pick(300, 2000))
     ap.add_argument("--n-test", type=int, default=pick(30, 200))
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--models", default="embedded,embedded-v2")
+    ap.add_argument("--models", default="embedded-v1,embedded-v2")
     a = ap.parse_args()
     torch.set_num_threads(1)
     rates = {}

@@ -26,7 +26,10 @@ Euler angles (one convention everywhere in this library), radians, ordered
 acting on column vectors of the model frame. Positive yaw turns the nose towards image
 right (the subject turns to their left); positive pitch turns the nose down; positive roll
 rotates the face counter-clockwise as the viewer sees it. ``matrix_to_euler`` inverts this
-with yaw in [-90, 90] deg; at gimbal lock (|yaw| = 90 deg) roll is set to 0.
+with yaw in [-90, 90] deg; at gimbal lock (|yaw| = 90 deg) roll is set to 0. Other codebases read
+the same matrix differently: :func:`matrix_to_angles` / :func:`angles_to_matrix` /
+:func:`convert_angles` convert between ours, the paper's code's, 3DDFA_V2's and AFLW2000-3D's
+``Pose_Para`` (:data:`ANGLE_CONVENTIONS`; worked example in ``docs/conventions.md``).
 
 Bad numbers are never turned into made-up angles: a rotation with a NaN or inf entry gives NaN
 for all three angles (:func:`matrix_to_euler`, :func:`params_to_euler`), and a degenerate pose
@@ -215,6 +218,80 @@ def euler_from_3ddfa_v2(angles: torch.Tensor) -> torch.Tensor:
 def euler_to_3ddfa_v2(angles: torch.Tensor) -> torch.Tensor:
     """Ours -> 3DDFA_V2 ``(yaw, pitch, roll)`` (the inverse of :func:`euler_from_3ddfa_v2`)."""
     return euler_from_3ddfa_v2(angles)
+
+
+# ----------------------------------------------------------------------------- angle conventions
+#: Head-pose angle conventions :func:`matrix_to_angles` / :func:`angles_to_matrix` read and write.
+#: Each one's angles come in its own order (radians):
+#:
+#: - ``"ours"``: ``(yaw, pitch, roll)`` of ``R = Rz(roll) Ry(yaw) Rx(pitch)`` (:func:`matrix_to_euler`);
+#: - ``"paper_code"``: ``(yaw, pitch, roll)`` as the paper's public code reads a rotation: yaw =
+#:   asin(R[2,0]), pitch = atan2(R[1,2], R[2,2]), roll = atan2(R[0,1], R[0,0]). Its yaw is ours
+#:   negated; its pitch and roll are our formulas applied to R^T, so they are not ours, not even
+#:   in sign, once the other angles are non-zero;
+#: - ``"3ddfa_v2"``: ``(yaw, pitch, roll)`` as 3DDFA_V2 reads it (:func:`matrix_to_euler_3ddfa_v2`,
+#:   with its gimbal-lock branch at |R[2,0]| > 0.998): ours with yaw negated elsewhere;
+#: - ``"pose_para"``: ``(pitch, yaw, roll)``, the first three numbers of AFLW2000-3D / 300W-LP
+#:   ``Pose_Para``: our angles of R^T (Zhu et al.'s transposed elementary rotations; see
+#:   :mod:`m3lrn_lib.data.layouts`), reordered.
+ANGLE_CONVENTIONS = ("ours", "paper_code", "3ddfa_v2", "pose_para")
+
+
+def check_angle_convention(name: str) -> str:
+    """``name`` if it is one of :data:`ANGLE_CONVENTIONS`; else a ValueError that lists them."""
+    if name not in ANGLE_CONVENTIONS:
+        raise ValueError(f"unknown angle convention {name!r}; valid: {', '.join(ANGLE_CONVENTIONS)}")
+    return name
+
+
+def matrix_to_angles(R: torch.Tensor, convention: str = "ours") -> torch.Tensor:
+    """(..., 3, 3) rotations -> (..., 3) radians in ``convention``'s order (:data:`ANGLE_CONVENTIONS`)."""
+    check_angle_convention(convention)
+    if convention == "ours":
+        return matrix_to_euler(R)
+    if convention == "3ddfa_v2":
+        return matrix_to_euler_3ddfa_v2(R)
+    if convention == "pose_para":
+        return matrix_to_euler(R.transpose(-1, -2))[..., [1, 0, 2]]
+    yaw = torch.asin(R[..., 2, 0].clamp(-1.0, 1.0))
+    pitch = torch.atan2(R[..., 1, 2], R[..., 2, 2])
+    roll = torch.atan2(R[..., 0, 1], R[..., 0, 0])
+    return torch.stack([yaw, pitch, roll], dim=-1)
+
+
+def angles_to_matrix(angles: torch.Tensor, convention: str = "ours") -> torch.Tensor:
+    """(..., 3) radians in ``convention``'s order -> (..., 3, 3) rotations; the inverse of
+    :func:`matrix_to_angles` (away from gimbal lock).
+
+    Not every triple of the paper's code is the reading of a rotation: its pitch and roll fix R^T's,
+    and then sin(yaw) = cos(roll) sin(y') cos(pitch) + sin(roll) sin(pitch) must have a solution y' in
+    [-90, 90] deg. Triples without one give a NaN matrix (never a made-up rotation).
+    """
+    check_angle_convention(convention)
+    a = angles
+    if convention == "ours":
+        return euler_to_matrix(a)
+    if convention == "3ddfa_v2":
+        return euler_to_matrix(euler_from_3ddfa_v2(a))
+    if convention == "pose_para":
+        return euler_to_matrix(a[..., [1, 0, 2]]).transpose(-1, -2)
+    yaw, pitch, roll = a.unbind(-1)
+    denom = torch.cos(roll) * torch.cos(pitch)
+    sy = (torch.sin(yaw) - torch.sin(roll) * torch.sin(pitch)) / denom
+    tol = 1e-6
+    ok = torch.isfinite(sy) & (sy.abs() <= 1 + tol)
+    y_t = torch.asin(sy.clamp(-1.0, 1.0))
+    Rt = euler_to_matrix(torch.stack([y_t, pitch, roll], -1))       # R^T in our convention
+    R = Rt.transpose(-1, -2)
+    return torch.where(ok[..., None, None], R, torch.full_like(R, float("nan")))
+
+
+def convert_angles(angles: torch.Tensor, src: str, dst: str) -> torch.Tensor:
+    """(..., 3) radians of convention ``src`` -> the same rotations' angles in ``dst``
+    (both of :data:`ANGLE_CONVENTIONS`; each in its own order), through the matrix."""
+    check_angle_convention(src)
+    check_angle_convention(dst)
+    return matrix_to_angles(angles_to_matrix(angles, src), dst)
 
 
 def pose_to_sRt(P: torch.Tensor):

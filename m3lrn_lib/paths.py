@@ -87,7 +87,7 @@ def generated_data_dir() -> Path:
 
 
 # ----------------------------------------------------------------------------- shipped files
-def shipped_face_model(version: str = "1") -> Path | None:
+def shipped_face_model(version: str) -> Path | None:
     """The repository's embedded model file of ``version`` in a checkout (``data/face_model.npz`` for
     version 1, ``data/face_model_v2.npz`` for version 2), else None."""
     root = source_root()

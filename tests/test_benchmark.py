@@ -66,7 +66,9 @@ def test_gt_vertices_reproduce_the_stored_landmarks(test_set):
     for i in (0, 7):
         h = load_image(test_set.paths[i]).shape[0]
         v = gt_vertices(model, test_set.params_img[i], h)
-        assert np.abs(v[model.landmarks] - test_set.landmarks_img[i]).max() < 1e-2
+        # the stored parameters are the 62-d target; v2's landmarks come from the full face: ~1 px apart
+        gap = np.linalg.norm(v[model.landmarks, :2] - test_set.landmarks_img[i][:, :2], axis=1)
+        assert gap.mean() < 3.0 and gap.max() < 10.0
 
 
 def test_evaluate_network_structure(test_set):
@@ -148,6 +150,23 @@ def test_perfect_predictions_score_zero(test_set):
     assert r["nme68"]["All"] == pytest.approx(0, abs=1e-6) and r["nme68_coarse"]["All"] == pytest.approx(0, abs=1e-4)
     assert r["nme21"]["All"] == pytest.approx(0, abs=1e-6) and r["pose"]["mean"] == pytest.approx(0, abs=1e-5)
     assert r["protocol1"]["nme"] == pytest.approx(0, abs=1e-4) and r["protocol2"]["nme"] == pytest.approx(0, abs=1e-4)
+    # the paper's protocol: its pitch and roll agree with Pose_Para for the same rotation, its yaw does not
+    pp = r["pose_paper"]
+    assert pp["pitch"] == pytest.approx(0, abs=1e-3) and pp["roll"] == pytest.approx(0, abs=1e-3)
+    assert pp["yaw"] == pytest.approx(pp["perfect"]["yaw"], abs=1e-3) and pp["yaw"] > 0
+
+
+def test_pose_tables_give_the_papers_protocol_and_ours_side_by_side():
+    res = [{"label": "a", "variant": "full", "nme68": None, "nme21": None,
+            "pose": {"yaw": 1.0, "pitch": 2.0, "roll": 3.0, "mean": 2.0},
+            "pose_paper": {"yaw": 1.5, "pitch": 2.5, "roll": 3.5, "mean": 2.5}}]
+    rep = build_report(res, {"kind": "synthetic", "label": "SYNTH", "path": "x", "n": 3})
+    t6 = rep["tables"]["6"]
+    row = next(r for r in t6["rows"] if r["checkpoint"] == "a")
+    assert row["ours"] == [1.5, 2.5, 3.5, 2.5] and row["ours_alt"] == [1.0, 2.0, 3.0, 2.0]
+    assert "paper_code" in t6["note"] and t6["alt"] == "ours, our convention"
+    md = to_markdown(rep, tables=("6",))
+    assert "Yaw (ours, our convention)" in md and "| 1.50 | 1.00 |" in md.replace("  ", " ")
 
 
 def test_real_layout_without_our_parameters(tmp_path, test_set):

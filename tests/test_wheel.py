@@ -32,7 +32,7 @@ from m3lrn_lib.train.config import list_presets
 
 out = {"package": m3lrn_lib.__file__, "source_root": str(paths.source_root())}
 model = load_face_model()
-cached = paths.cached_face_model("1")
+cached = paths.cached_face_model("2")
 out["model_sha256"] = hashlib.sha256(cached.read_bytes()).hexdigest()
 out["fingerprint"] = model.fingerprint()
 work = Path(sys.argv[1])
@@ -87,7 +87,7 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path):
     got = json.loads(line[len("SMOKE "):])
     assert got["package"].startswith(str(site)), got["package"]
     assert got["source_root"] == "None"
-    shipped = hashlib.sha256((ROOT / "data" / "face_model.npz").read_bytes()).hexdigest()
+    shipped = hashlib.sha256((ROOT / "data" / "face_model_v2.npz").read_bytes()).hexdigest()
     assert got["model_sha256"] == shipped  # re-created from code, bit for bit
     assert got["faces"] == 1 and got["landmarks"] == [68, 3] and "cpu" in got["presets"]
     assert "building the embedded face model" in run.stderr
@@ -97,7 +97,7 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path):
 
 def test_missing_embedded_model_in_a_checkout_says_how_to_recreate_it(monkeypatch, tmp_path):
     from m3lrn_lib.morphable import FaceModelError, embedded_model_path
-    monkeypatch.setattr(paths, "shipped_face_model", lambda version="1": tmp_path / "face_model.npz")
+    monkeypatch.setattr(paths, "shipped_face_model", lambda version: tmp_path / "face_model_v2.npz")
     with pytest.raises(FaceModelError, match="python -m m3lrn_lib.morphable build"):
         embedded_model_path()
 
@@ -126,5 +126,5 @@ def test_installed_layout_resolves_without_a_repository(monkeypatch):
         paths.sample_dir()
     monkeypatch.setenv("M3LRN_CACHE", "/tmp/m3lrn-cache-test")
     assert paths.generated_data_dir() == Path("/tmp/m3lrn-cache-test/generated")
-    assert paths.cached_face_model("1") == Path("/tmp/m3lrn-cache-test/face_model-v1.npz")
+    assert paths.cached_face_model("2") == Path("/tmp/m3lrn-cache-test/face_model-v2.npz")
     assert (paths.presets_dir("landmarks") / "cpu.toml").is_file()

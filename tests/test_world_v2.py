@@ -25,7 +25,7 @@ def v2():
 
 @pytest.fixture(scope="module")
 def v1():
-    return load_face_model()
+    return load_face_model("embedded-v1")
 
 
 def test_v2_model_has_a_full_basis_whose_leading_columns_are_regressed(v2):
@@ -166,9 +166,12 @@ def test_v2_training_sets_carry_the_full_face_landmarks(v2, tmp_path):
         ThreeDDFADataset(tmp_path / "s" / "train", v2)
 
 
-def test_the_model_setting_names_the_v2_model(monkeypatch):
-    monkeypatch.setenv("M3LRN_FACE_MODEL", "embedded-v2")
-    assert load_face_model().name == "m3lrn-embedded-v2"
+def test_the_default_model_is_v2_and_the_setting_names_either(monkeypatch):
+    monkeypatch.delenv("M3LRN_FACE_MODEL", raising=False)
+    assert load_face_model().name == "m3lrn-embedded-v2" and load_face_model("embedded") is load_face_model()
+    monkeypatch.setenv("M3LRN_FACE_MODEL", "embedded-v1")
+    assert load_face_model().name == "m3lrn-embedded"
+    assert load_face_model().n_shape_full == 40
 
 
 @pytest.mark.parametrize("argv, subject", [(["--steps-first", "0"], "--steps-first"), (["--seeds", "a,b"], "--seeds"),
@@ -180,3 +183,18 @@ def test_refinement_probe_bad_arguments_are_one_line(argv, subject, tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {subject}")
     assert not (tmp_path / "out").exists()
+
+
+def test_floor_command_on_the_sample_and_bad_data(tmp_path, capsys):
+    from m3lrn_lib.benchmark.floor import main
+
+    assert main(["--data", str(paths.sample_dir() / "test"), "--max-faces", "12", "--out", str(tmp_path / "f")]) == 0
+    r = json.loads((tmp_path / "f" / "floor.json").read_text())
+    assert r["n"] == 12 and r["generator_version"] == "2"
+    assert 0.2 < r["best_fit"]["mean"] < r["target"]["mean"] < 3.0     # a clear, non-zero floor on v2 data
+    assert "best 62-d fit" in capsys.readouterr().out
+    assert main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "g")]) == 2
+    assert main(["--max-faces", "0", "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(e.startswith("error: --") for e in err)
+    assert not (tmp_path / "g").exists()

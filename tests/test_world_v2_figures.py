@@ -18,7 +18,7 @@ from m3lrn_lib.morphable import load_face_model  # noqa: E402
 
 @pytest.fixture(scope="module")
 def v1():
-    return load_face_model()
+    return load_face_model("embedded-v1")
 
 
 @pytest.fixture(scope="module")

@@ -52,6 +52,28 @@ def _bins(nme, yaw) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
 
 
+def paper_protocol_pose(pred_deg, pose_para) -> dict:
+    """Head pose as the paper's code measures it (Tables 6-8): its reading of the predicted rotation
+    (:func:`m3lrn_lib.geometry.matrix_to_angles`, ``"paper_code"``) against the annotation's ``Pose_Para``
+    taken as stored, (pitch, yaw, roll) reordered to (yaw, pitch, roll).
+
+    Args:
+        pred_deg: (n, 3) predicted (yaw, pitch, roll) in our convention, degrees.
+        pose_para: (n, >=3) ``Pose_Para`` rows (radians).
+    Returns:
+        dict of (n, 3) degrees, (yaw, pitch, roll) order: ``pred`` (the paper's reading of the prediction),
+        ``gt`` (``Pose_Para`` as the paper's code reads it) and ``perfect`` (the paper's reading of the
+        annotated rotation itself: what a perfect prediction scores in that protocol).
+    """
+    R_pred = geometry.euler_to_matrix(torch.as_tensor(np.radians(np.asarray(pred_deg, np.float64))))
+    pp = torch.as_tensor(np.asarray(pose_para, np.float64)[:, :3])
+    R_gt = geometry.angles_to_matrix(pp, "pose_para")
+    as_deg = lambda t: np.degrees(t.numpy())  # noqa: E731
+    return {"pred": as_deg(geometry.matrix_to_angles(R_pred, "paper_code")),
+            "gt": np.degrees(pp.numpy()[:, [1, 0, 2]]),
+            "perfect": as_deg(geometry.matrix_to_angles(R_gt, "paper_code"))}
+
+
 def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols: bool = True,
                      florence_subjects: int = 4, batch_images: int = 32, log=None, keep_arrays: bool = False) -> dict:
     """All measurements of one network (see the module docstring).
@@ -67,7 +89,9 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
             pixels, ``gt`` (n, 68, 2), ``nme`` / ``nme_coarse`` (n,) per-face NME (Eq. 8, fraction of
             sqrt(w*h)), ``yaw`` (n,) ground-truth yaw in degrees, ``pose`` / ``gt_pose`` (n, 3) degrees.
     Returns:
-        dict with ``nme68``, ``nme68_coarse``, ``nme21``, ``pose`` (+ ``n``, ``dropped``),
+        dict with ``nme68``, ``nme68_coarse``, ``nme21``, ``pose`` (head-pose MAE in our convention, +
+        ``n``, ``dropped``), ``pose_paper`` (the same in the paper's protocol, :func:`paper_protocol_pose`,
+        with ``perfect``: the MAE of a perfect prediction in it),
         ``protocol1``/``protocol2``/``florence`` (None when not computed), ``n``, ``seconds``.
     """
     from ..predict.inputs import load_image
@@ -101,13 +125,18 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
     yaw = np.degrees(dataset.pose_para[:n, 1])  # bins by the annotation's own yaw (Pose_Para)
     gt_pose = np.degrees(dataset.poses[:n])
     keep = metrics.pose_keep_mask(np.degrees(dataset.pose_para[:n, :3]))
+    paper = paper_protocol_pose(pose, dataset.pose_para[:n])
     nme, nme_c = metrics.nme_2d(lmk, gt), metrics.nme_2d(lmk_c, gt)
     out = {
         "n": int(n),
         "nme68": _bins(nme, yaw),
         "nme68_coarse": _bins(nme_c, yaw),
         "nme21": _bins(metrics.nme_aflw21(lmk, metrics.aflw21_from_68(gt)), yaw),
-        "pose": {**metrics.pose_mae(pose[keep], gt_pose[keep], limit=math.inf), "dropped": int((~keep).sum())},
+        "pose": {**metrics.pose_mae(pose[keep], gt_pose[keep], limit=math.inf), "dropped": int((~keep).sum()),
+                 "convention": "ours"},
+        "pose_paper": {**metrics.pose_mae(paper["pred"][keep], paper["gt"][keep], limit=math.inf),
+                       "dropped": int((~keep).sum()), "convention": "paper_code vs Pose_Para",
+                       "perfect": metrics.pose_mae(paper["perfect"][keep], paper["gt"][keep], limit=math.inf)},
         "protocol1": {"nme": float(np.mean(p1) * 100), "n": len(p1)} if p1 else None,
         "protocol2": {"nme": float(np.mean(p2) * 100), "n": len(p2)} if p2 else None,
         "florence": None,
@@ -121,5 +150,5 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
     if keep_arrays:
         out["arrays"] = {"landmarks": lmk[..., :2], "landmarks_coarse": lmk_c[..., :2],
                          "gt": np.asarray(gt)[..., :2], "nme": nme, "nme_coarse": nme_c, "yaw": yaw,
-                         "pose": pose, "gt_pose": gt_pose}
+                         "pose": pose, "gt_pose": gt_pose, "pose_paper": paper["pred"], "gt_pose_paper": paper["gt"]}
     return out

@@ -31,7 +31,7 @@ import torch
 
 from .. import cli
 
-WORLDS = {"v1": "embedded", "v2": "embedded-v2"}
+WORLDS = {"v1": "embedded-v1", "v2": "embedded-v2"}
 
 
 def probe_world(world: str, seed: int = 0, n_train: int = 4000, n_test: int = 500, steps_first: int = 800,

@@ -29,8 +29,8 @@ def _ours_values(t: PaperTable, res: dict):
     if m in ("nme68", "nme21"):
         r = res.get(m)
         return None if r is None else [*(r.get(b) for b in BIN_NAMES), r.get("All")]
-    if m == "pose":
-        r = res.get("pose")
+    if m == "pose":  # the paper's protocol (its code's reading): the column to hold beside its numbers
+        r = res.get("pose_paper")
         return None if r is None else [r["yaw"], r["pitch"], r["roll"], r["mean"]]
     if m in ("protocol1", "protocol2"):
         r = res.get(m)
@@ -39,6 +39,17 @@ def _ours_values(t: PaperTable, res: dict):
         r = res.get("florence")
         return None if r is None else [r["rmse"]]
     return None
+
+
+def _ours_alt_values(t: PaperTable, res: dict):
+    """Head-pose tables only: our numbers in our own angle convention (the second "ours" column)."""
+    r = res.get("pose") if t.measure == "pose" else None
+    return None if r is None else [r["yaw"], r["pitch"], r["roll"], r["mean"]]
+
+
+POSE_NOTE = ("'ours' reads the prediction with the paper's code's formulas (geometry convention 'paper_code') and "
+             "compares it with Pose_Para as stored (pitch, yaw, roll), as the paper's numbers were measured; "
+             "'ours, our convention' reads both with our own (yaw, pitch, roll). See docs/conventions.md")
 
 
 def _source_note(t: PaperTable, data: dict) -> str:
@@ -52,6 +63,8 @@ def _source_note(t: PaperTable, data: dict) -> str:
     if t.measure.startswith("protocol"):
         return f"ours: {label} -- {t.offline}." if kind == "synthetic" else \
             f"ours: {NA} on real data -- {t.offline}."
+    if t.measure == "pose":
+        return f"ours: {label}. {POSE_NOTE}."
     return f"ours: {label}."
 
 
@@ -79,12 +92,15 @@ def build_report(results: list[dict], data: dict) -> dict:
                              ("no checkpoint of this variant" if row.variant else "other method (paper's number)")})
             for r in matches:
                 vals = _ours_values(t, r)
+                if t.measure == "pose":
+                    base = {**base, "ours_alt": _ours_alt_values(t, r)}
                 rows.append({**base, "ours": vals, "checkpoint": r["label"], "variant_measured": r["variant"],
                              "params": r.get("params"),
                              "why": None if vals is not None else "not computed (data lacks what it needs)"})
         tables[key] = {"name": t.name, "title": t.title, "dataset": t.dataset, "measure": t.measure,
                        "note": _source_note(t, data), "label_columns": list(t.label_columns),
-                       "columns": list(t.columns), "rows": rows}
+                       "columns": list(t.columns), "rows": rows,
+                       "alt": "ours, our convention" if t.measure == "pose" else None}
     if data["kind"] == "synthetic":
         banner = (f"OUR NUMBERS ARE MEASURED ON SYNTHETIC DATA ({data['label']}). They are NOT the paper's "
                   "real-data results and are not comparable to them; the 'paper' columns are the numbers "
@@ -126,8 +142,9 @@ def to_markdown(report: dict, tables=None, header: bool = True) -> str:
             continue
         lines += ["", f"## {t['name']}: {t['title']}", "", f"Paper's data: {t['dataset']}. *{t['note']}*", ""]
         head = list(t["label_columns"])
+        alt = t.get("alt")
         for c in t["columns"]:
-            head += [f"{c} (paper)", f"{c} ({ours_tag})"]
+            head += [f"{c} (paper)", f"{c} ({ours_tag})"] + ([f"{c} ({alt})"] if alt else [])
         head.append("ours from")
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
@@ -136,6 +153,8 @@ def to_markdown(report: dict, tables=None, header: bool = True) -> str:
             for j, pv in enumerate(r["paper"]):
                 ov = r["ours"][j] if r["ours"] is not None else None
                 cells += [_fmt(pv), _fmt(ov) if r["ours"] is not None else (NA if r["why"] == NA else DASH)]
+                if alt:
+                    cells.append(_fmt(r["ours_alt"][j]) if r.get("ours_alt") is not None else DASH)
             src = f"`{r['checkpoint']}` ({r.get('variant_measured')})" if r["checkpoint"] else (r["why"] or DASH)
             if r.get("params") and "# of params" in t["label_columns"]:
                 src += f", {r['params'] / 1e6:.2f}M params"

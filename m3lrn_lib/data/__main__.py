@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--model", default=None,
-                    help="face model: 'embedded' (default), 'embedded-v2' (full basis), a Surrey/BFM/npz path")
+                    help="face model: 'embedded' (default, = 'embedded-v2': full basis), 'embedded-v1', a Surrey/BFM/npz path")
     ap.add_argument("--generator", choices=("1", "2"), default=None,
                     help="generator version (default: 2 for a model with a fuller basis than it regresses, else 1)")
     ap.add_argument("--no-resume", action="store_true",

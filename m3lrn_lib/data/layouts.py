@@ -65,15 +65,16 @@ PARTS_DIR = ".parts"
 
 # ----------------------------------------------------------------------------- poses
 def matrix_from_pose_para(pose_para) -> np.ndarray:
-    """(..., >=3) ``Pose_Para`` (pitch, yaw, roll, ...) -> (..., 3, 3) rotation matrices."""
+    """(..., >=3) ``Pose_Para`` (pitch, yaw, roll, ...) -> (..., 3, 3) rotation matrices
+    (:func:`m3lrn_lib.geometry.angles_to_matrix`, convention ``"pose_para"``)."""
     a = torch.as_tensor(np.asarray(pose_para, np.float64)[..., :3])
-    return geometry.euler_to_matrix(a[..., [1, 0, 2]]).transpose(-1, -2).numpy()
+    return geometry.angles_to_matrix(a, "pose_para").numpy()
 
 
 def pose_para_angles(R) -> np.ndarray:
-    """(..., 3, 3) rotations -> (..., 3) ``Pose_Para`` angles (pitch, yaw, roll)."""
-    e = geometry.matrix_to_euler(torch.as_tensor(np.asarray(R, np.float64)).transpose(-1, -2))
-    return e[..., [1, 0, 2]].numpy()
+    """(..., 3, 3) rotations -> (..., 3) ``Pose_Para`` angles (pitch, yaw, roll)
+    (:func:`m3lrn_lib.geometry.matrix_to_angles`, convention ``"pose_para"``)."""
+    return geometry.matrix_to_angles(torch.as_tensor(np.asarray(R, np.float64)), "pose_para").numpy()
 
 
 def euler_from_pose_para(pose_para) -> np.ndarray:

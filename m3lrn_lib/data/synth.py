@@ -55,7 +55,7 @@ from .appearance import EnvironmentLight, SkinDetailBank, environment_shade, reg
 from .crop import CROP_SIZE, box_from_landmarks, params_from_crop, params_to_crop
 from .heads import HeadTemplate, assemble
 
-GENERATOR_VERSION = "1"  # of the default model's data (see default_generator)
+GENERATOR_VERSION = "2"  # of the default model's data (see default_generator)
 GENERATOR_VERSIONS = ("1", "2")
 SPLIT_CODES = {"train": 0, "test": 1}
 SKIN_RGB = np.array([0.80, 0.60, 0.50])

@@ -3,11 +3,11 @@
     python -m m3lrn_lib.morphable build [--version 1|2] [--seed S] [--out FILE.npz | --update-shipped]
     python -m m3lrn_lib.morphable info [MODEL]
 
-``build`` re-creates an embedded model bit for bit (same seed, same file on any CPU): version 1
-(the default model, 40 / 10 components) or version 2 (a full basis of 150 / 29 components whose
-leading 40 / 10 are regressed). Without ``--out`` it writes the user cache's copy
+``build`` re-creates an embedded model bit for bit (same seed, same file on any CPU): version 2
+(the default model: a full basis of 150 / 29 components whose leading 40 / 10 are regressed) or
+version 1 (40 / 10 components and nothing beyond them). Without ``--out`` it writes the user cache's copy
 (:func:`m3lrn_lib.paths.cached_face_model`) and says whether it equals the shipped file; only
-``--update-shipped`` writes the repository's ``data/face_model.npz`` / ``data/face_model_v2.npz``
+``--update-shipped`` writes the repository's ``data/face_model_v2.npz`` / ``data/face_model.npz``
 (shipped files are never overwritten by a command with default arguments). ``info`` also prints
 the bottleneck of a model with a full basis: the share of landmark variance its regressed
 components cannot reach.
@@ -20,7 +20,7 @@ from .. import cli, paths
 from .embedded import DEFAULT_SEED, build_embedded_model
 from .embedded_v2 import DEFAULT_SEED as DEFAULT_SEED_V2
 from .embedded_v2 import build_embedded_model_v2
-from .loading import face_proportions, load_face_model
+from .loading import DEFAULT_VERSION, face_proportions, load_face_model
 from .model import FaceModelError
 
 
@@ -28,10 +28,12 @@ def main(argv=None) -> int:
     ap = cli.ArgumentParser(prog="python -m m3lrn_lib.morphable", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="generate the embedded default model")
-    b.add_argument("--version", choices=("1", "2"), default="1", help="embedded model version (default 1)")
+    b.add_argument("--version", choices=("1", "2"), default=DEFAULT_VERSION,
+                   help=f"embedded model version (default {DEFAULT_VERSION})")
     b.add_argument("--seed", type=int, default=None, help="random seed (default: the shipped model's)")
     b.add_argument("--out", default=None, help="output .npz (default: the user cache's copy)")
-    b.add_argument("--update-shipped", action="store_true", help="write the repository's data/face_model.npz")
+    b.add_argument("--update-shipped", action="store_true",
+                   help="write the repository's data/face_model_v2.npz (v1: face_model.npz)")
     i = sub.add_parser("info", help="print a model's size and landmark proportions")
     i.add_argument("model", nargs="?", default=None)
     args = ap.parse_args(argv)

@@ -14,13 +14,16 @@ ENV_VAR = "M3LRN_FACE_MODEL"
 _cache: dict = {}
 
 
-#: The embedded models by name: version 1 (40 / 10 components, the default) and version 2
-#: (a full basis of 150 / 29 components whose leading 40 / 10 are regressed; see
-#: :mod:`m3lrn_lib.morphable.embedded_v2`).
-EMBEDDED = {"embedded": "1", "embedded-v1": "1", "embedded-v2": "2"}
+#: The default embedded model: version 2, a full basis of 150 / 29 components whose leading
+#: 40 / 10 are regressed (:mod:`m3lrn_lib.morphable.embedded_v2`). Version 1 (40 / 10 components
+#: and nothing beyond them, :mod:`m3lrn_lib.morphable.embedded`) stays loadable by name.
+DEFAULT_VERSION = "2"
+
+#: The embedded models by name ("embedded" is :data:`DEFAULT_VERSION`).
+EMBEDDED = {"embedded": DEFAULT_VERSION, "embedded-v1": "1", "embedded-v2": "2"}
 
 
-def build_embedded(version: str = "1"):
+def build_embedded(version: str = DEFAULT_VERSION):
     """Build embedded model ``version`` ("1" or "2") from code (deterministic, any CPU)."""
     if version == "1":
         from .embedded import build_embedded_model
@@ -31,7 +34,7 @@ def build_embedded(version: str = "1"):
     raise FaceModelError(f"unknown embedded model version {version!r} (known: 1, 2)")
 
 
-def embedded_model_path(version: str = "1") -> Path:
+def embedded_model_path(version: str = DEFAULT_VERSION) -> Path:
     """The file of embedded model ``version``, re-created from code if an installed package lacks it.
 
     In a source checkout this is the shipped ``data/face_model.npz`` (version 1) or
@@ -60,7 +63,7 @@ def load_face_model(source=None) -> FaceModel:
 
     Args:
         source: None (use ``$M3LRN_FACE_MODEL`` or else the embedded default), the string
-            ``"embedded"`` (= ``"embedded-v1"``) or ``"embedded-v2"``, or a path: a Surrey Face
+            ``"embedded"`` (= ``"embedded-v2"``, the default) or ``"embedded-v1"``, or a path: a Surrey Face
             Model folder or ``sfm_shape_*.bin``, a 3DDFA-layout BFM ``.pkl``, or an ``.npz`` written by :meth:`FaceModel.save`.
     Returns:
         A :class:`FaceModel`. Loaded models are cached per resolved path.

@@ -209,9 +209,16 @@ class FaceModel:
             if full.ndim != 2 or full.shape[0] != reg.shape[0] or std.shape != (full.shape[1],):
                 raise FaceModelError(f"face model {self.name!r}: full {what} basis {full.shape} / std {std.shape} "
                                      f"do not match the regression basis {reg.shape}")
-            if not (np.all(np.isfinite(full)) and np.all(np.isfinite(std)) and np.all(std > 0)):
-                raise FaceModelError(f"face model {self.name!r}: the full {what} basis or std has NaN, inf or a "
-                                     "non-positive std (re-create the model file)")
+            bad_std = np.nonzero(~(np.isfinite(std) & (std > 0)))[0]
+            if bad_std.size:
+                raise FaceModelError(f"face model {self.name!r}: full_{part}_std must be finite and > 0, got "
+                                     f"{std[bad_std[:5]].tolist()} at components {bad_std[:10].tolist()} "
+                                     "(re-create the model file; a prior std is a positive length)")
+            bad_col = np.nonzero(~np.isfinite(full).all(0) | (np.linalg.norm(full, axis=0) <= 1e-6))[0]
+            if bad_col.size:
+                raise FaceModelError(f"face model {self.name!r}: full_{part}_basis has non-finite or all-zero columns "
+                                     f"{bad_col[:10].tolist()} (each column must be a unit-norm direction; re-create "
+                                     "the model file)")
             k = reg.shape[1]
             if full.shape[1] < k:
                 raise FaceModelError(f"face model {self.name!r}: the full {what} basis has {full.shape[1]} components, "

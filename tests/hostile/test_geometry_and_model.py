@@ -75,12 +75,18 @@ def test_empty_batch_gives_empty_results(model, fn, per_face):
 
 
 # ----------------------------------------------------------------------------- model files (defect 6)
-def _arrays():
-    with np.load(embedded_model_path(), allow_pickle=False) as z:
+def _arrays(version="1"):
+    with np.load(embedded_model_path(version), allow_pickle=False) as z:
         return {k: z[k].copy() for k in z.files}
 
 
 def _break(arrays, how):
+    """Break one array of a model file; a v2 file stores its regression view inside the full basis, so the
+    full arrays are broken there (same component index)."""
+    if arrays["shape_std"].shape == ():  # a v2 file: shape_std etc. are sizes, the arrays are full_*
+        full = {k: arrays["full_" + k] for k in ("shape_std", "exp_std", "shape_basis", "exp_basis")}
+        name, index = _break(full, how)
+        return "full_" + name, index
     if how == "negative_shape_std":
         arrays["shape_std"][3] = -arrays["shape_std"][3]
         return "shape_std", "3"
@@ -106,9 +112,10 @@ BREAKS = ["negative_shape_std", "zero_shape_std", "negative_exp_std", "zero_exp_
           "zero_exp_column"]
 
 
+@pytest.mark.parametrize("version", ["1", "2"])
 @pytest.mark.parametrize("how", BREAKS)
-def test_model_file_with_bad_std_or_basis_is_refused(tmp_path, how):
-    arrays = _arrays()
+def test_model_file_with_bad_std_or_basis_is_refused(tmp_path, how, version):
+    arrays = _arrays(version)
     name, index = _break(arrays, how)
     f = tmp_path / "bad_model.npz"
     np.savez(f, **arrays)
@@ -157,11 +164,11 @@ def test_morphable_build_never_overwrites_the_shipped_model_by_default(tmp_path)
     import sys
 
     from m3lrn_lib import paths
-    shipped = paths.shipped_face_model()
+    shipped = paths.shipped_face_model("1")  # v1: 20 s to build (v2 takes 1-2 min; the wheel test rebuilds it)
     before = shipped.stat().st_mtime_ns
     env = {**__import__("os").environ, "M3LRN_CACHE": str(tmp_path / "cache")}
-    r = subprocess.run([sys.executable, "-m", "m3lrn_lib.morphable", "build"], capture_output=True, text=True,
-                       env=env, cwd=tmp_path)
+    r = subprocess.run([sys.executable, "-m", "m3lrn_lib.morphable", "build", "--version", "1"], capture_output=True,
+                       text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "identical to the shipped" in r.stdout
     assert (tmp_path / "cache" / "face_model-v1.npz").read_bytes() == shipped.read_bytes()
