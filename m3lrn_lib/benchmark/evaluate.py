@@ -125,6 +125,7 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
     yaw = np.degrees(dataset.pose_para[:n, 1])  # bins by the annotation's own yaw (Pose_Para)
     gt_pose = np.degrees(dataset.poses[:n])
     keep = metrics.pose_keep_mask(np.degrees(dataset.pose_para[:n, :3]))
+    dropped = int((~keep).sum())
     paper = paper_protocol_pose(pose, dataset.pose_para[:n])
     nme, nme_c = metrics.nme_2d(lmk, gt), metrics.nme_2d(lmk_c, gt)
     out = {
@@ -132,10 +133,10 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
         "nme68": _bins(nme, yaw),
         "nme68_coarse": _bins(nme_c, yaw),
         "nme21": _bins(metrics.nme_aflw21(lmk, metrics.aflw21_from_68(gt)), yaw),
-        "pose": {**metrics.pose_mae(pose[keep], gt_pose[keep], limit=math.inf), "dropped": int((~keep).sum()),
+        "pose": {**metrics.pose_mae(pose[keep], gt_pose[keep], limit=math.inf), "dropped": dropped,
                  "convention": "ours"},
         "pose_paper": {**metrics.pose_mae(paper["pred"][keep], paper["gt"][keep], limit=math.inf),
-                       "dropped": int((~keep).sum()), "convention": "paper_code vs Pose_Para",
+                       "dropped": dropped, "convention": "paper_code vs Pose_Para",
                        "perfect": metrics.pose_mae(paper["perfect"][keep], paper["gt"][keep], limit=math.inf)},
         "protocol1": {"nme": float(np.mean(p1) * 100), "n": len(p1)} if p1 else None,
         "protocol2": {"nme": float(np.mean(p2) * 100), "n": len(p2)} if p2 else None,

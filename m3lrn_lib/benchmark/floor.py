@@ -26,10 +26,10 @@ import numpy as np
 
 from .. import cli
 
-__all__ = ["test_set_floor", "format_floor"]
+__all__ = ["floor_of_test_set", "format_floor"]
 
 
-def test_set_floor(dataset, max_faces: int | None = None, iterations: int = 12) -> dict:
+def floor_of_test_set(dataset, max_faces: int | None = None, iterations: int = 12) -> dict:
     """The bottleneck floors of an AFLW2000-3D-layout test set with stored parameters.
 
     Args:
@@ -105,7 +105,7 @@ def _main(argv=None) -> int:
         cli.require(Path(a.data).is_dir(), "--data", f"{a.data} is not a folder", "give an AFLW2000-3D-layout test set")
         test = data.AFLW2000Dataset(a.data)
     try:
-        r = test_set_floor(test, a.max_faces)
+        r = floor_of_test_set(test, a.max_faces)
     except ValueError as exc:
         raise cli.bad_argument("--data", str(exc), "give a synthetic test set (python -m m3lrn_lib.data)") from None
     print(format_floor(r))

@@ -92,9 +92,8 @@ def build_report(results: list[dict], data: dict) -> dict:
                              ("no checkpoint of this variant" if row.variant else "other method (paper's number)")})
             for r in matches:
                 vals = _ours_values(t, r)
-                if t.measure == "pose":
-                    base = {**base, "ours_alt": _ours_alt_values(t, r)}
-                rows.append({**base, "ours": vals, "checkpoint": r["label"], "variant_measured": r["variant"],
+                alt = {"ours_alt": _ours_alt_values(t, r)} if t.measure == "pose" else {}
+                rows.append({**base, **alt, "ours": vals, "checkpoint": r["label"], "variant_measured": r["variant"],
                              "params": r.get("params"),
                              "why": None if vals is not None else "not computed (data lacks what it needs)"})
         tables[key] = {"name": t.name, "title": t.title, "dataset": t.dataset, "measure": t.measure,

@@ -79,7 +79,8 @@ def pose_para_angles(R) -> np.ndarray:
 
 def euler_from_pose_para(pose_para) -> np.ndarray:
     """(..., >=3) ``Pose_Para`` -> (..., 3) float32 radians (yaw, pitch, roll), our convention."""
-    return geometry.matrix_to_euler(torch.as_tensor(matrix_from_pose_para(pose_para))).numpy().astype(np.float32)
+    a = torch.as_tensor(np.asarray(pose_para, np.float64)[..., :3])
+    return geometry.convert_angles(a, "pose_para", "ours").numpy().astype(np.float32)
 
 
 def pose_para_from_params(params) -> np.ndarray:

@@ -161,6 +161,12 @@ def evaluate_zoo(out=None, n_test: int = 200, names=None, log=print, report_dir=
     return rows
 
 
+def _child_defaults(overrides) -> list[str]:
+    """``run.threads=1`` and ``run.progress=false`` for a side-by-side child, unless the user set those keys."""
+    given = {o.split("=", 1)[0] for o in overrides}
+    return [d for d in ("run.threads=1", "run.progress=false") if d.split("=", 1)[0] not in given]
+
+
 def train_zoo(out=None, config="cpu", overrides=(), only=None, runs_dir="runs/texture_zoo",
               fresh: bool = False, jobs: int = 1, evaluate: bool = True, n_test: int = 200, log=print,
               update_shipped: bool = False) -> dict:
@@ -197,7 +203,7 @@ def train_zoo(out=None, config="cpu", overrides=(), only=None, runs_dir="runs/te
                 cmd = [sys.executable, "-m", "m3lrn_lib.texture", "zoo", "--only", n, "--out", str(out), "--runs",
                        str(runs), "--config", str(config), "--no-eval", *(["--fresh"] if fresh else []),
                        *([UPDATE_SHIPPED] if update_shipped else []),
-                       *overrides, "run.threads=1", "run.progress=false"]
+                       *overrides, *_child_defaults(overrides)]
                 env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
                 log(f"[texture zoo] starting {n}: {shlex.join(cmd)}")
                 procs.append((n, subprocess.Popen(cmd, env=env)))
