@@ -27,19 +27,22 @@ def test_paper_preset_is_the_papers_schedule():
     assert {"paper", "paper_code", "cpu", "smoke"} <= set(list_presets())
 
 
-def test_cpu_preset_uses_linear_scaling():
+def test_cpu_preset_is_adam_with_the_paper_weights():
     c = load_config("cpu")
-    assert c.run.device == "cpu" and c.optim.scale_lr
+    assert c.run.device == "cpu" and not c.optim.scale_lr
+    # the course schedule: Adam at 1e-3 with the paper's lambda_1..4 (docs/cpu-recipe.md)
+    assert c.optim.optimizer == "adam" and effective_lr(c.optim) == pytest.approx(1e-3)
+    assert c.loss == load_config("paper").loss
+    c = load_config("cpu", ["optim.optimizer=sgd", "optim.scale_lr=true", "optim.lr=0.08"])
     assert effective_lr(c.optim) == pytest.approx(0.08 * c.optim.batch_size / 1024)
-    # the course schedule's one change to Eq. 7: lambda_1 = 20 (m3lrn_lib/presets/cpu.toml says why); lambda_2..4 as the paper
-    assert c.loss.w_3dmm == 20 and (c.loss.w_lmk, c.loss.w_3dmm_lmk, c.loss.w_g) == (0.03, 0.02, 0.001)
     assert c.optim.milestones == [c.optim.epochs - 1]
-    c64 = load_config("cpu", ["optim.batch_size=64"])
+    c64 = load_config("cpu", ["optim.batch_size=64", "optim.scale_lr=true", "optim.lr=0.08"])
     assert effective_lr(c64.optim) == pytest.approx(0.005)
 
 
 def test_overrides_are_coerced():
-    c = load_config("cpu", ["optim.lr=1e-3", "optim.milestones=9,12", "optim.nesterov=true", "run.amp=bf16",
+    c = load_config("cpu", ["optim.optimizer=sgd", "optim.lr=1e-3", "optim.milestones=9,12", "optim.nesterov=true",
+                            "run.amp=bf16",
                             "optim.epochs=20", "model.options.lmk_kind=wing", "loss.w_g=0", "data.train=/x/y",
                             "optim.warmup_epochs=2"])
     assert c.optim.lr == 0.001 and c.optim.milestones == [9, 12] and c.optim.nesterov is True
@@ -61,7 +64,9 @@ def test_bad_values():
     for item, msg in [("optim.epochs=1.5", "cannot use"), ("optim.nesterov=maybe", "cannot use"),
                       ("run.amp=fp8", "run.amp"), ("optim.milestones=70,60", "milestones"),
                       ("optim.batch_size=1", "batch_size"), ("model.preset=fulll", "unknown preset"),
-                      ("augment.flip=1.5", "probabilities"), ("optim.lr", "section.key=value")]:
+                      ("augment.flip=1.5", "probabilities"), ("optim.lr", "section.key=value"),
+                      ("optim.optimizer=rmsprop", "optim.optimizer must be sgd or adam"),
+                      ("loss.w_lmk=-0.1", "loss.w_lmk must be a finite number >= 0")]:
         with pytest.raises(ConfigError, match=msg):
             load_config("cpu", [item])
     with pytest.raises(ConfigError, match="did you mean 'cpu'"):

@@ -24,6 +24,7 @@ def test_zoo_command_tiny(tmp_path, capsys):
         obj = checkpoint.load_file(f)
         assert obj["format"] == checkpoint.WEIGHTS_FORMAT and obj["dtype"] == "float16" and obj["wall_time_s"] > 0
         assert obj["config"]["model"]["preset"] == preset and obj["zoo_name"] == name
+        assert obj["config"]["run"]["seed"] == (1 if name.endswith("_seed1") else 0)
         assert any(r["kind"] == "eval" for r in obj["log"]) and obj["metrics"]["nme_all"] > 0
         assert load_config(out / f"{name}.toml").model.preset == preset
         assert (out / f"{name}.log.jsonl").is_file()

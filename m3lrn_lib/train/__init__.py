@@ -21,10 +21,10 @@ from .checkpoint import CheckpointError, checkpoint_info, export_weights, load_c
 from .config import ConfigError, TrainConfig, apply_overrides, list_presets, load_config, to_toml
 from .engine import Trainer, fit
 from .logs import LivePlot, plot_log, read_log
-from .loop import TrainSettings, evaluate, format_eval, make_loader, predict_batches, train
+from .loop import TrainSettings, evaluate, format_eval, make_loader, mean_face_nme, predict_batches, train
 from .schedule import lr_at, lr_curve, scaled_lr, steps_per_epoch
 
-__all__ = ["TrainSettings", "train", "evaluate", "make_loader", "predict_batches", "format_eval",
+__all__ = ["TrainSettings", "train", "evaluate", "make_loader", "predict_batches", "mean_face_nme", "format_eval",
            "TrainConfig", "ConfigError", "load_config", "apply_overrides", "list_presets", "to_toml",
            "Trainer", "fit", "describe_hardware", "CheckpointError", "load_checkpoint", "export_weights",
            "checkpoint_info", "read_log", "plot_log", "LivePlot", "lr_at", "lr_curve", "scaled_lr",

@@ -137,6 +137,8 @@ class OptimConfig:
     """SGD and the step schedule (paper: lr 0.08 at batch 1024, momentum 0.9, 80 epochs, x0.1 at 48 and 64).
 
     Attributes:
+        optimizer: ``sgd`` (the paper's: momentum, nesterov) or ``adam`` (``momentum`` is its beta_1,
+            beta_2 = 0.999; a documented change for short schedules, docs/cpu-recipe.md).
         lr: learning rate at ``ref_batch``; scale_lr: linear-scaling rule, the effective rate is
             ``lr * batch_size / ref_batch`` (:func:`m3lrn_lib.train.schedule.scaled_lr`).
         batch_size: global batch (all processes together; divisible by the number of processes).
@@ -148,6 +150,7 @@ class OptimConfig:
             restored to what they were before the step).
     """
 
+    optimizer: str = "sgd"
     lr: float = 0.08
     ref_batch: int = 1024
     scale_lr: bool = True
@@ -263,6 +266,7 @@ def _validate(cfg: TrainConfig) -> None:
            f"data.start_method must be spawn, forkserver or fork, got {d.start_method!r}")
     _check(0 <= a.flip <= 1 and 0 <= a.face_swap <= 1, "augment.flip and augment.face_swap are probabilities in [0, 1]")
     _check(a.face_swap_texture >= 8, "augment.face_swap_texture must be >= 8")
+    _check(o.optimizer in ("sgd", "adam"), f"optim.optimizer must be sgd or adam, got {o.optimizer!r}")
     _check(o.lr > 0 and math.isfinite(o.lr), f"optim.lr must be positive, got {o.lr}")
     _check(o.batch_size >= 2, f"optim.batch_size must be >= 2 (BatchNorm), got {o.batch_size}")
     _check(o.ref_batch >= 1, "optim.ref_batch must be >= 1")
@@ -270,6 +274,7 @@ def _validate(cfg: TrainConfig) -> None:
     _check(0 <= o.momentum < 1, f"optim.momentum must be in [0, 1), got {o.momentum}")
     _check(o.weight_decay >= 0 and 0 < o.gamma <= 1, "optim.weight_decay >= 0 and 0 < optim.gamma <= 1")
     _check(not o.nesterov or o.momentum > 0, "optim.nesterov needs momentum > 0")
+    _check(not o.nesterov or o.optimizer == "sgd", "optim.nesterov is an SGD option (set optim.nesterov=false for adam)")
     _check(0 <= o.warmup_epochs <= o.epochs, "optim.warmup_epochs must be in [0, epochs]")
     ms = o.milestones
     _check(all(isinstance(m, int) and not isinstance(m, bool) for m in ms),

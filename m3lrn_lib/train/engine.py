@@ -41,6 +41,7 @@ from ..morphable import load_face_model
 from ..nn import M3LRN, M3LRNConfig
 from ..nn.losses import LOSS_NAMES
 from ..runtime import dist_info, limit_blas_threads, pick_device, restore_blas_threads, rng_state, set_rng_state
+from .budget import BudgetWarning, budget_warnings, term_budgets
 from .checkpoint import TRAIN_FORMAT, VERSION, CheckpointError, atomic_save, load_file
 from .config import ConfigError, TrainConfig, apply_overrides, load_config, to_dict, to_toml
 from .data import AugmentedSamples, build_datasets, build_train_loader
@@ -142,12 +143,17 @@ class Trainer:
         self.total_steps = cfg.optim.epochs * self.steps_per_epoch
         self.stop_at = min(self.total_steps, r.max_steps) if r.max_steps else self.total_steps
         self.base_lr = effective_lr(cfg.optim)
+        mcfg = M3LRNConfig.preset(cfg.model.preset, **cfg.model.options)
+        total_lr = sum(self.lr_at(s) for s in range(self.total_steps))
+        self.budgets = term_budgets(cfg.loss, total_lr)
+        if self.is_main and cfg.optim.optimizer == "sgd":  # Adam's step does not scale with lambda
+            for line in budget_warnings(cfg.loss, total_lr, mcfg):
+                warnings.warn(line, BudgetWarning, stacklevel=2)
 
         # network
         mean = getattr(self.samples, "param_mean", None)
         std = getattr(self.samples, "param_std", None)
         torch.manual_seed(r.seed)
-        mcfg = M3LRNConfig.preset(cfg.model.preset, **cfg.model.options)
         net = M3LRN(self.face_model, mcfg, mean, std).to(self.device)
         if r.channels_last:
             net = net.to(memory_format=torch.channels_last)
@@ -160,8 +166,13 @@ class Trainer:
             net.backbone.compile()
         self.net = net
         o = cfg.optim
-        self.optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=self.base_lr,
-                                         momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
+        params = [p for p in net.parameters() if p.requires_grad]
+        if o.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(params, lr=self.base_lr, betas=(o.momentum, 0.999),
+                                              weight_decay=o.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=self.base_lr, momentum=o.momentum, nesterov=o.nesterov,
+                                             weight_decay=o.weight_decay)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.state = {"epoch": 0, "step": 0, "batch_in_epoch": 0, "skipped": 0, "best_nme": None,
                       "best_epoch": None, "wall_time_s": 0.0, "epoch_loss_sum": 0.0, "epoch_loss_n": 0,
@@ -223,6 +234,7 @@ class Trainer:
                 "total_steps": self.total_steps, "stop_at_step": self.stop_at, "world_size": self.world,
                 "per_process_batch": self.cfg.optim.batch_size // self.world, "train_samples": len(self.samples),
                 "test_samples": len(self.test_set) if self.test_set is not None else 0,
+                **{f"budget_{b.key}": round(b.budget, 4) for b in self.budgets},
                 "device": str(self.device), "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype
                 else "off", "torch": torch.__version__}
 

@@ -180,6 +180,22 @@ def evaluate(net: torch.nn.Module, dataset, batch_size: int = 64, device=None) -
             "pose": metrics.pose_mae(r["pose"], r["gt_pose"]), "n": int(len(yaw))}
 
 
+@torch.inference_mode()
+def mean_face_nme(net: torch.nn.Module, dataset, batch_size: int = 256) -> dict:
+    """The NME (x100, :func:`metrics.nme_by_yaw`) of a network that never leaves its start: every
+    face predicted as the training mean ``net.param_mean`` (whitened 0), the reference a first
+    stage must beat (Eq. 8). ``dataset`` yields ``landmarks`` (68, 3) and ``pose`` (3,) radians."""
+    from .. import geometry
+    lmk = geometry.project_to_crop(net.face_model, net.param_mean[None].cpu(), net.config.input_size,
+                                   landmarks_only=True)[0].numpy()
+    gt, yaw = [], []
+    for batch in make_loader(dataset, batch_size, shuffle=False, drop_last=False):
+        gt.append(batch["landmarks"].numpy())
+        yaw.append(torch.rad2deg(batch["pose"][:, 0]).numpy())
+    gt = np.concatenate(gt)
+    return metrics.nme_by_yaw(metrics.nme_2d(np.broadcast_to(lmk, gt.shape), gt), np.concatenate(yaw))
+
+
 def format_eval(result: dict) -> str:
     """One line: NME per bin and All, and the pose MAE."""
     n = result["nme"]

@@ -1,6 +1,6 @@
 """Re-train the shipped checkpoints: one per ablation row of Table 1 (+ Table S2's extra-MLP stage).
 
-    python -m m3lrn_lib.train.zoo                       # all five, `cpu` preset: ~20 min each alone on 2 CPU cores
+    python -m m3lrn_lib.train.zoo                       # all seven, `cpu` preset: ~20 min each alone on 2 CPU cores
     python -m m3lrn_lib.train.zoo --only full,baseline  # some of them
     python -m m3lrn_lib.train.zoo --config paper data.train=/data/300W_LP_3ddfa   # on a GPU, real data
 
@@ -36,7 +36,7 @@ from .logs import read_log
 from .zoofiles import SHIPPED_POLICY, UPDATE_SHIPPED, output_folder, train_row, zoo_file
 from .zoofiles import zoo_index as _read_index
 
-__all__ = ["ZOO", "train_zoo", "load_zoo_model", "zoo_index", "MAX_BYTES"]
+__all__ = ["ZOO", "ZOO_OVERRIDES", "train_zoo", "load_zoo_model", "zoo_index", "MAX_BYTES"]
 
 CLI = "m3lrn_lib.train.zoo"
 DEFAULT_OUT = "build/zoo"  # relative to the current directory: outside the shipped data/
@@ -49,7 +49,11 @@ ZOO = {
     "lgs": ("lgs", "Table 1 row 3: + LGS (landmark-to-3DMM) from the coarse landmarks"),
     "full": ("full", "Table 1 row 4: M2FA + LGS, the full M^3-LRN"),
     "baseline_extra_mlp": ("baseline_extra_mlp", "Table S2: first stage with MLP heads of the full model's size"),
+    "baseline_seed1": ("baseline", "Table 1 row 1 again with run.seed=1: the seed-to-seed spread"),
+    "full_seed1": ("full", "Table 1 row 4 again with run.seed=1: the seed-to-seed spread"),
 }
+#: extra overrides of an entry (a second seed of a row)
+ZOO_OVERRIDES = {"baseline_seed1": ("run.seed=1",), "full_seed1": ("run.seed=1",)}
 
 
 def zoo_index(out=None) -> dict:
@@ -105,7 +109,7 @@ def train_zoo(out=None, config="cpu", overrides=(), only=None, runs_dir="runs/zo
         preset, row = ZOO[name]
         _, summary, size, entry = train_row(
             name, row, out=out, runs=runs_dir, cli=CLI, config=config, overrides=list(overrides),
-            extra=[f"model.preset={preset}"], fresh=fresh, load_config=load_config, run=_run,
+            extra=[f"model.preset={preset}", *ZOO_OVERRIDES.get(name, ())], fresh=fresh, load_config=load_config, run=_run,
             export=_export(name, preset, row), log=log, tag="zoo")
         flag = "" if size <= MAX_BYTES else f"  (over the {MAX_BYTES / 1e6:.0f} MB target!)"
         log(f"[zoo] {name}: {size / 1e6:.2f} MB -> {out / (name + '.pt')}{flag}; "
