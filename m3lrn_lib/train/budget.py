@@ -8,8 +8,8 @@ With plain SGD a loss weight is a factor on the learning rate of its term: the s
 
 The paper (supplement B) trains ~680K crops for 80 epochs at batch 1024 (53,125 steps), lr 0.08,
 x0.1 after epochs 48 and 64: sum_t lr_t = 2,643, so its budgets are 52.9 (L_3DMM, lambda_1 = 0.02),
-79.3 (L_lmk), 52.9 (L_3DMM_lmk) and 2.6 (L_g). A schedule with ~700x less sum_t lr_t (four CPU
-epochs at batch 32) leaves every term at ~1/700 of that, and the measurements in
+79.3 (L_lmk), 52.9 (L_3DMM_lmk) and 2.6 (L_g). Four SGD CPU epochs at batch 32 (lr 0.0025) have
+546x less sum_t lr_t and leave every term at 1/546 of that, and the measurements in
 ``docs/cpu-recipe.md`` show that a term at a few per cent of its paper budget does not move the
 network off where it started (the mean face for L_3DMM; L^r = L^c for L_lmk).
 
@@ -18,9 +18,10 @@ names every enabled module whose term is below it. The trainer warns with these 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from ..nn.losses import LossWeights
+from ..nn.losses import LOSS_NAMES, LossWeights
 from .schedule import lr_curve, steps_per_epoch
 
 __all__ = ["BudgetWarning", "TERMS", "PAPER_WEIGHTS", "PAPER_TRAIN_SAMPLES", "FLOOR_FRACTION", "TermBudget", "lr_sum",
@@ -65,6 +66,7 @@ def lr_sum(optim, n_train: int, world_size: int = 1) -> float:
     return float(sum(lr_curve(optim, steps_per_epoch(n_train, optim.batch_size, world_size))))
 
 
+@functools.lru_cache(maxsize=1)
 def paper_lr_sum() -> float:
     """sum_t lr_t of the paper's schedule (the ``paper`` preset on 680K crops): ~2,643."""
     from .config import OptimConfig
@@ -119,17 +121,15 @@ def gradient_norms(net, batch: dict, weights: LossWeights) -> dict:
         modules["M2FA"] = list(net.m2fa.parameters())
     if net.lgs is not None:
         modules["LGS"] = list(net.lgs.parameters())
-    names = {"w_3dmm": "loss_3dmm", "w_lmk": "loss_lmk", "w_3dmm_lmk": "loss_3dmm_lmk", "w_g": "loss_g"}
+    net.zero_grad(set_to_none=True)
+    losses = net(batch["image"], batch)["losses"]  # one forward; each term back-propagated on its own
     out = {}
-    for key, term in names.items():
+    for key, term in zip(TERMS, LOSS_NAMES):
         w = float(getattr(weights, key))
-        if w == 0:
+        if w == 0 or not losses[term].requires_grad:
             continue
         net.zero_grad(set_to_none=True)
-        losses = net(batch["image"], batch)["losses"]
-        if not losses[term].requires_grad:
-            continue
-        (w * losses[term]).backward()
+        (w * losses[term]).backward(retain_graph=True)
         out[key] = {m: sum(float((p.grad.double() ** 2).sum()) for p in ps if p.grad is not None) ** 0.5
                     for m, ps in modules.items()}
     net.zero_grad(set_to_none=True)

@@ -46,7 +46,7 @@ from .checkpoint import TRAIN_FORMAT, VERSION, CheckpointError, atomic_save, loa
 from .config import ConfigError, TrainConfig, apply_overrides, load_config, to_dict, to_toml
 from .data import AugmentedSamples, build_datasets, build_train_loader
 from .logs import MetricsLog, eval_record
-from .schedule import effective_lr, lr_at
+from .schedule import effective_lr, lr_at, lr_curve
 
 __all__ = ["Trainer", "fit", "freeze_batchnorm"]
 
@@ -144,7 +144,7 @@ class Trainer:
         self.stop_at = min(self.total_steps, r.max_steps) if r.max_steps else self.total_steps
         self.base_lr = effective_lr(cfg.optim)
         mcfg = M3LRNConfig.preset(cfg.model.preset, **cfg.model.options)
-        total_lr = sum(self.lr_at(s) for s in range(self.total_steps))
+        total_lr = sum(lr_curve(cfg.optim, self.steps_per_epoch))
         self.budgets = term_budgets(cfg.loss, total_lr)
         if self.is_main and cfg.optim.optimizer == "sgd":  # Adam's step does not scale with lambda
             for line in budget_warnings(cfg.loss, total_lr, mcfg):
