@@ -175,3 +175,63 @@ def test_fit_module_reads_the_batches_lazily_and_logs():
     assert seen == [1, 2, 3, 4, 5], "exactly one batch per step"
     assert [h["step"] for h in hist] == [2, 4, 5] and set(hist[0]) == {"step", "mse", "seconds"}
     assert not net.training
+
+
+def test_lg_experiment_fine_tunes_a_copy_of_start(model, prior):
+    raw, mean, std = prior
+    train_set, test_set = TinySet(model, raw[:8], mean, std), TinySet(model, raw[8:12], mean, std, seed=1)
+    start = M3LRN(model, M3LRNConfig.preset("full", width_mult=0.35), mean, std)
+    before = {k: v.clone() for k, v in start.state_dict().items() if torch.is_tensor(v)}
+    runs = nb04.lg_experiment(model, train_set, test_set, w_g_values=(0.0, 1.0), seeds=(0, 1), steps=1,
+                              batch_size=4, lr=1e-3, start=start, optimizer="adam")
+    assert [(r.seed, r.w_g) for r in runs] == [(0, 0.0), (0, 1.0), (1, 0.0), (1, 1.0)]
+    assert all(torch.equal(v, start.state_dict()[k]) for k, v in before.items()), "start must not be trained"
+    # every run starts from start's weights: the same seed's first step sees the same terms
+    assert runs[0].history[0]["loss_lmk"] == pytest.approx(runs[1].history[0]["loss_lmk"])
+    e = nb04.lg_effect(runs, "agreement", on=1.0)
+    assert len(e["diffs"]) == 2 and np.isfinite(e["mean"]) and e["spread"] >= 0
+
+
+def test_lg_effect_arithmetic():
+    def run(w, s, nme):
+        return nb04.LgRun(w, s, [], 0.0, 0.0, 0.0, {"All": nme}, {"mean": 0.0}, 0.0)
+    runs = [run(0.0, 0, 5.0), run(0.1, 0, 4.0), run(0.0, 1, 5.2), run(0.1, 1, 4.4), run(0.0, 2, 5.1), run(0.1, 2, 4.1)]
+    e = nb04.lg_effect(runs, "nme", on=0.1)
+    assert e["diffs"] == pytest.approx([-1.0, -0.8, -1.0])
+    assert e["mean"] == pytest.approx(-14 / 15) and e["spread"] == pytest.approx(0.4)
+    assert e["diff_std"] == pytest.approx(np.std([-1.0, -0.8, -1.0], ddof=1)) and e["consistent"]
+    mixed = runs[:2] + [run(0.0, 1, 4.0), run(0.1, 1, 4.9)]
+    assert not nb04.lg_effect(mixed, "nme", on=0.1)["consistent"]
+    with pytest.raises(ValueError, match="valid: agreement"):
+        nb04.lg_effect(runs, "accuracy", on=0.1)
+    with pytest.raises(ValueError, match="lambda_4 = 0.5"):
+        nb04.lg_effect(runs, "nme", on=0.5)
+
+
+def test_movement_and_group_gain_tables():
+    gt = np.zeros((2, 68, 3))
+    gt[:, :, 0] = np.linspace(0, 100, 68)            # box 100 x 100 -> Eq. 8's normaliser 100
+    gt[:, :, 1] = np.linspace(0, 100, 68)[::-1]
+    coarse = gt.copy()
+    coarse[..., 0] += 4.0                               # 4 px off everywhere
+    refined = coarse.copy()
+    refined[:, :17, 0] -= 3.0                           # the jaw (points 0-16) moved 3 px back
+    res = {"coarse": coarse, "refined": refined, "gt": gt, "yaw_deg": np.array([10.0, 45.0])}
+    mv = nb03.movement_table(res)
+    assert mv["jaw"]["[0,30]"] == pytest.approx(3.0) and mv["jaw"]["(30,60]"] == pytest.approx(3.0)
+    assert mv["eyes"]["All"] == pytest.approx(0.0) and mv["all 68"]["All"] == pytest.approx(3.0 * 17 / 68)
+    g = nb03.group_gain_table(res)
+    assert g["jaw"]["coarse"] == pytest.approx(4.0) and g["jaw"]["refined"] == pytest.approx(1.0)
+    assert g["jaw"]["gain"] == pytest.approx(3.0) and g["jaw"]["faces_better"] == 1.0
+    assert g["mouth"]["gain"] == pytest.approx(0.0) and g["mouth"]["faces_better"] == 0.0
+
+
+def test_rewhitening_maps_targets_into_the_networks_statistics(model, prior):
+    raw, mean, std = prior
+    ds = TinySet(model, raw[:4], mean, std)
+    same = M3LRN(model, M3LRNConfig.preset("full", width_mult=0.35), mean, std)
+    assert nb04.rewhitening(ds, same) is None
+    other = M3LRN(model, M3LRNConfig.preset("full", width_mult=0.35), mean + 1.0, 2 * std)
+    conv = nb04.rewhitening(ds, other)
+    b = conv({"target": ds.target[:2], "image": None})
+    assert torch.allclose(b["target"], geometry.whiten(raw[:2], mean + 1.0, 2 * std), atol=1e-5)

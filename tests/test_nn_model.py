@@ -106,6 +106,21 @@ def test_lgs_input_follows_the_setting(fm):
         assert seen["lmk"] is out[key]
 
 
+def test_lgs_detach_input_keeps_eq5_out_of_the_first_stage(fm):
+    """docs/cpu-recipe.md, the lgs row: with the option, L_3DMM_lmk trains LGS but not the heads."""
+    def heads_grad(detach):
+        torch.manual_seed(0)
+        cfg = dataclasses.replace(M3LRNConfig.preset("lgs", width_mult=0.35), lgs_detach_input=detach)
+        net = M3LRN(fm, cfg).train()
+        out = net(images(), with_lgs=True)
+        ((out["params_lgs"] - gt_batch(fm, net=net)["target"]) ** 2).mean().backward()   # Eq. 5 alone
+        return grad_norm(net.heads), grad_norm(net.lgs)
+    (h_off, l_off), (h_on, l_on) = heads_grad(False), heads_grad(True)
+    assert h_off > 0 and h_on == 0 and l_on > 0 and l_off > 0
+    with pytest.raises(ValueError, match="lgs_detach_input need lgs=True"):
+        dataclasses.replace(M3LRNConfig.preset("m2fa"), lgs_detach_input=True)
+
+
 def test_landmark_loss_reaches_first_stage_through_coarse_landmarks(fm):
     net = M3LRN(fm, "m2fa").train()
     out = net(images())

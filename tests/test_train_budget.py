@@ -13,7 +13,8 @@ from m3lrn_lib.train.budget import FLOOR_FRACTION, BudgetWarning, budget_warning
 def test_paper_schedule_sum_of_rates_by_hand():
     # 680000 // 1024 = 664 steps per epoch; 48 epochs at 0.08, 16 at 0.008, 16 at 0.0008
     assert paper_lr_sum() == pytest.approx(664 * 0.08 * (48 + 16 * 0.1 + 16 * 0.01))
-    c = load_config("cpu", ["optim.optimizer=sgd", "optim.lr=0.08", "optim.scale_lr=true"])
+    c = load_config("cpu", ["optim.optimizer=sgd", "optim.lr=0.08", "optim.scale_lr=true",
+                             "optim.epochs=4", "optim.milestones=3"])  # the four-epoch SGD schedule of docs/cpu-recipe.md
     spe = c.data.n_train // c.optim.batch_size
     assert lr_sum(c.optim, c.data.n_train) == pytest.approx(spe * 0.0025 * (3 + 0.1))
 
@@ -87,3 +88,4 @@ def test_gradient_norms_name_each_module():
     g2 = gradient_norms(net, batch, LossWeights(2, 0, 0, 0))   # linear in the weight; a weight of 0 is left out
     assert list(g2) == ["w_3dmm"] and g2["w_3dmm"]["first stage"] == pytest.approx(2 * g["w_3dmm"]["first stage"])
     assert all(p.grad is None for p in net.parameters())
+

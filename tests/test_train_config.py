@@ -65,7 +65,7 @@ def test_bad_values():
                       ("run.amp=fp8", "run.amp"), ("optim.milestones=70,60", "milestones"),
                       ("optim.batch_size=1", "batch_size"), ("model.preset=fulll", "unknown preset"),
                       ("augment.flip=1.5", "probabilities"), ("optim.lr", "section.key=value"),
-                      ("optim.optimizer=rmsprop", "optim.optimizer must be sgd or adam"),
+                      ("optim.optimizer=rmsprop", "optim.optimizer must be one of sgd, adam"),
                       ("loss.w_lmk=-0.1", "loss.w_lmk must be a finite number >= 0")]:
         with pytest.raises(ConfigError, match=msg):
             load_config("cpu", [item])

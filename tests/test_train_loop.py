@@ -78,3 +78,17 @@ def test_loader_errors(data):
         make_loader(ds, 64)
     with pytest.raises(ValueError, match="empty"):
         make_loader([], 4)
+
+
+def test_make_optimizer_is_shared_and_names_the_valid_ones():
+    import torch
+
+    from m3lrn_lib.train.loop import OPTIMIZERS, make_optimizer
+    p = [torch.nn.Parameter(torch.zeros(3))]
+    adam = make_optimizer(p, "adam", 1e-3, momentum=0.8)
+    assert isinstance(adam, torch.optim.Adam) and adam.param_groups[0]["betas"] == (0.8, 0.999)
+    sgd = make_optimizer(p, "sgd", 0.1, momentum=0.9, nesterov=True)
+    assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["nesterov"]
+    with pytest.raises(ValueError, match="valid: sgd, adam"):
+        make_optimizer(p, "rmsprop", 0.1)
+    assert OPTIMIZERS == ("sgd", "adam")

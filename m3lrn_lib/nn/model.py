@@ -89,6 +89,9 @@ class M3LRNConfig:
         factorized_mmpf: M2FA's first decoder layer without materialising the 68x2418 MMPF
             (identical result, 25x fewer multiply-adds for that layer).
         g_detach: default ``detach`` of L_g in :meth:`M3LRN.loss` (None: both sides learn).
+        lgs_detach_input: LGS reads a detached copy of its landmarks, so Eq. 5 (and Eq. 6 through
+            alpha_hat) train LGS but do not reach the landmarks' producer through them (off: the
+            paper says nothing of a stop-gradient; docs/cpu-recipe.md measures both for ``lgs``).
         lmk_kind: landmark loss, ``'smooth_l1'`` (paper) or ``'wing'`` (public code).
         input_size: crop size in pixels (120).
     """
@@ -105,6 +108,7 @@ class M3LRNConfig:
     adapt_image: bool = False
     factorized_mmpf: bool = True
     g_detach: str | None = None
+    lgs_detach_input: bool = False
     lmk_kind: str = "smooth_l1"
     input_size: int = geometry.CROP_SIZE
 
@@ -127,8 +131,8 @@ class M3LRNConfig:
             raise ValueError(f"lmk_kind must be 'smooth_l1' or 'wing', got {self.lmk_kind!r}")
         if not self.refine and self.mmpf != "all":
             raise ValueError("mmpf selects M2FA's modalities and needs refine=True")
-        if not self.lgs and (self.lgs_targets != "all" or self.lgs_setting != "default"):
-            raise ValueError("lgs_targets / lgs_setting need lgs=True")
+        if not self.lgs and (self.lgs_targets != "all" or self.lgs_setting != "default" or self.lgs_detach_input):
+            raise ValueError("lgs_targets / lgs_setting / lgs_detach_input need lgs=True")
         if self.extra_mlp_hidden is not None and not self.extra_mlp:
             raise ValueError("extra_mlp_hidden needs extra_mlp=True")
 
@@ -208,6 +212,7 @@ def infer(net, images: torch.Tensor, lgs: bool = False, dense: bool = False) -> 
                "pose": geometry.params_to_euler(params_raw), "has_refinement": net.m2fa is not None}
         if lgs:
             src = lmk_c if cfg.lgs_setting == "setting1" else lmk_r
+            src = src.detach() if cfg.lgs_detach_input else src
             out["params_lgs"] = net.lgs(src, z, a_s, a_e)
             out["lgs_mask"] = net.lgs.mask
         if dense:

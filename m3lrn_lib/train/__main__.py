@@ -1,6 +1,6 @@
 """Command line: train M^3-LRN from a preset or a config file, with dotted overrides.
 
-    python -m m3lrn_lib.train --config cpu                        # ~20 min on a 2-core CPU
+    python -m m3lrn_lib.train --config cpu                        # ~10 min on a 2-core CPU
     python -m m3lrn_lib.train --config paper data.train=/data/300W_LP_3ddfa
     python -m m3lrn_lib.train --config my.toml optim.lr=0.01 optim.milestones=30,40 model.preset=baseline
     python -m m3lrn_lib.train --config cpu --resume               # continue runs/<name>/last.pt

@@ -25,6 +25,7 @@ from pathlib import Path
 from ..nn.losses import LossWeights
 from . import configfiles
 from .configfiles import ConfigError
+from .loop import OPTIMIZERS
 
 __all__ = ["ConfigError", "RunConfig", "ModelConfig", "DataConfig", "AugmentConfig", "OptimConfig",
            "TrainConfig", "FILES", "list_presets", "load_config", "config_from_dict", "apply_overrides",
@@ -266,7 +267,7 @@ def _validate(cfg: TrainConfig) -> None:
            f"data.start_method must be spawn, forkserver or fork, got {d.start_method!r}")
     _check(0 <= a.flip <= 1 and 0 <= a.face_swap <= 1, "augment.flip and augment.face_swap are probabilities in [0, 1]")
     _check(a.face_swap_texture >= 8, "augment.face_swap_texture must be >= 8")
-    _check(o.optimizer in ("sgd", "adam"), f"optim.optimizer must be sgd or adam, got {o.optimizer!r}")
+    _check(o.optimizer in OPTIMIZERS, f"optim.optimizer must be one of {', '.join(OPTIMIZERS)}, got {o.optimizer!r}")
     _check(o.lr > 0 and math.isfinite(o.lr), f"optim.lr must be positive, got {o.lr}")
     _check(o.batch_size >= 2, f"optim.batch_size must be >= 2 (BatchNorm), got {o.batch_size}")
     _check(o.ref_batch >= 1, "optim.ref_batch must be >= 1")

@@ -46,6 +46,7 @@ from .checkpoint import TRAIN_FORMAT, VERSION, CheckpointError, atomic_save, loa
 from .config import ConfigError, TrainConfig, apply_overrides, load_config, to_dict, to_toml
 from .data import AugmentedSamples, build_datasets, build_train_loader
 from .logs import MetricsLog, eval_record
+from .loop import make_optimizer
 from .schedule import effective_lr, lr_at, lr_curve
 
 __all__ = ["Trainer", "fit", "freeze_batchnorm"]
@@ -167,12 +168,7 @@ class Trainer:
         self.net = net
         o = cfg.optim
         params = [p for p in net.parameters() if p.requires_grad]
-        if o.optimizer == "adam":
-            self.optimizer = torch.optim.Adam(params, lr=self.base_lr, betas=(o.momentum, 0.999),
-                                              weight_decay=o.weight_decay)
-        else:
-            self.optimizer = torch.optim.SGD(params, lr=self.base_lr, momentum=o.momentum, nesterov=o.nesterov,
-                                             weight_decay=o.weight_decay)
+        self.optimizer = make_optimizer(params, o.optimizer, self.base_lr, o.momentum, o.nesterov, o.weight_decay)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.state = {"epoch": 0, "step": 0, "batch_in_epoch": 0, "skipped": 0, "best_nme": None,
                       "best_epoch": None, "wall_time_s": 0.0, "epoch_loss_sum": 0.0, "epoch_loss_n": 0,

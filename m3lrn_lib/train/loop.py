@@ -1,7 +1,8 @@
 """A small, explicit training loop and the evaluation used for validation.
 
 The loop is plain PyTorch: a DataLoader with a seeded generator, SGD with momentum (the paper's
-optimiser), step-wise learning-rate decay, and a guard that skips (and counts) a step whose
+optimiser) or Adam (the ``cpu`` recipe's; :func:`make_optimizer`, shared with the trainer),
+step-wise learning-rate decay, and a guard that skips (and counts) a step whose
 gradients contain NaN/inf, as the paper's public code does. Each step's loss terms go into a
 history list that notebooks plot.
 """
@@ -25,6 +26,7 @@ class TrainSettings:
 
     Attributes:
         steps: optimisation steps; batch_size: images per step.
+        optimizer: ``"sgd"`` (the paper's) or ``"adam"`` (the ``cpu`` preset's; ``momentum`` is its beta_1).
         lr, momentum, nesterov, weight_decay: SGD (paper: lr 0.08 at batch 1024, momentum 0.9).
         milestones: steps at which the lr is multiplied by ``gamma`` (paper: epochs 48 and 64 of 80).
         weights: the loss weights lambda_1..4 of Eq. 7.
@@ -34,6 +36,7 @@ class TrainSettings:
 
     steps: int = 200
     batch_size: int = 32
+    optimizer: str = "sgd"
     lr: float = 0.01
     momentum: float = 0.9
     nesterov: bool = False
@@ -46,6 +49,21 @@ class TrainSettings:
     device: str | None = None
     log_every: int = 1
     progress: bool = True
+
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+def make_optimizer(params, name: str, lr: float, momentum: float = 0.9, nesterov: bool = False,
+                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """The optimiser of a run: ``"sgd"`` (momentum, optional Nesterov; the paper's) or ``"adam"``
+    (beta_1 = ``momentum``, beta_2 = 0.999; the ``cpu`` recipe's, docs/cpu-recipe.md).
+    ValueError naming the valid ones for another ``name``."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
 
 
 def make_loader(dataset, batch_size: int, seed: int = 0, num_workers: int = 0, shuffle: bool = True,
@@ -74,7 +92,7 @@ def _finite_grads(params) -> bool:
 
 def train(net: torch.nn.Module, dataset, settings: TrainSettings | None = None, callback=None,
           batch_augment=None, frozen=()) -> list[dict]:
-    """Train ``net`` in place with SGD; return the per-step history.
+    """Train ``net`` in place (SGD or Adam, ``settings.optimizer``); return the per-step history.
 
     Args:
         net: an :class:`~m3lrn_lib.nn.M3LRN` (any variant).
@@ -97,7 +115,7 @@ def train(net: torch.nn.Module, dataset, settings: TrainSettings | None = None, 
         part.requires_grad_(False)
         part.eval()
     params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov, weight_decay=s.weight_decay)
+    opt = make_optimizer(params, s.optimizer, s.lr, s.momentum, s.nesterov, s.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(s.milestones), gamma=s.gamma)
     loader = make_loader(dataset, s.batch_size, s.seed, s.num_workers)
     history, step, skipped = [], 0, 0

@@ -1,6 +1,6 @@
 """Re-train the shipped checkpoints: one per ablation row of Table 1 (+ Table S2's extra-MLP stage).
 
-    python -m m3lrn_lib.train.zoo                       # all seven, `cpu` preset: ~20 min each alone on 2 CPU cores
+    python -m m3lrn_lib.train.zoo                       # all seven, `cpu` preset: ~10 min each alone on 2 CPU cores
     python -m m3lrn_lib.train.zoo --only full,baseline  # some of them
     python -m m3lrn_lib.train.zoo --config paper data.train=/data/300W_LP_3ddfa   # on a GPU, real data
 

@@ -11,6 +11,9 @@ crop's image frame in pixels (see :mod:`m3lrn_lib.geometry`).
 - :func:`train_refiner` / :func:`refine` -- train and apply an :class:`~m3lrn_lib.nn.M2FA` alone;
   :func:`refinement_experiment` runs both for several modality sets.
 - :func:`nme_table`, :func:`format_table`, :func:`residual_sign_stats` -- the reports.
+- :func:`shipped_refinement` / :func:`movement_table` / :func:`group_gain_table` -- what a
+  *trained* network's M2FA does: how far L^r moves from L^c by landmark group and yaw bin, and
+  the NME it wins per group.
 - :func:`bottleneck_floor` / :func:`format_floors` -- the real leftover of a fuller model: the NME
   that a *perfect* first stage keeps on rendered faces (generator v2), what a refinement can win back.
 
@@ -31,8 +34,8 @@ from ...morphable.model import FaceModel
 from .fit import fit_module
 
 __all__ = ["stack_labels", "perturb_params", "coarse_from_whitened", "train_refiner", "refine",
-           "refinement_experiment", "nme_table", "format_table", "residual_sign_stats", "bottleneck_floor",
-           "format_floors"]
+           "refinement_experiment", "nme_table", "format_table", "residual_sign_stats", "shipped_refinement",
+           "movement_table", "group_gain_table", "bottleneck_floor", "format_floors"]
 
 
 # ----------------------------------------------------------------------------- data
@@ -187,9 +190,10 @@ def nme_table(predictions: dict, gt, yaw_deg) -> dict:
 
 def format_table(table: dict, columns=(*metrics.BIN_NAMES, "All"), width: int = 24) -> str:
     """Rows ``name  v1  v2 ...`` of a ``{name: {column: value}}`` dict (values to 2 decimals)."""
-    lines = [f"{'':<{width}}" + "".join(f"{c:>10}" for c in columns)]
+    w = {c: max(10, len(str(c)) + 2) for c in columns}
+    lines = [f"{'':<{width}}" + "".join(f"{c:>{w[c]}}" for c in columns)]
     for name, row in table.items():
-        lines.append(f"{name:<{width}}" + "".join(f"{row[c]:>10.2f}" for c in columns))
+        lines.append(f"{name:<{width}}" + "".join(f"{row[c]:>{w[c]}.2f}" for c in columns))
     return "\n".join(lines)
 
 
@@ -199,6 +203,54 @@ def residual_sign_stats(residual: torch.Tensor) -> dict:
     r = residual.detach()
     return {"min": float(r.min()), "max": float(r.max()),
             "negative_share": [float((r[..., i] < 0).float().mean()) for i in range(3)]}
+
+
+# ----------------------------------------------------------------------------- a trained network's refinement
+def shipped_refinement(net: nn.Module, dataset, batch_size: int = 64) -> dict:
+    """Run a trained :class:`~m3lrn_lib.nn.M3LRN` with M2FA (e.g. the shipped ``full``) over a data set.
+
+    Returns numpy arrays: ``coarse`` L^c and ``refined`` L^r (N, 68, 3), ``gt`` (N, 68, 3) ground-truth
+    landmarks, ``yaw_deg`` (N,) ground-truth yaw (all in the crop frame, as Eq. 8 needs them)."""
+    from ...train.loop import predict_batches
+    r = predict_batches(net, dataset, batch_size)
+    return {"coarse": r["lmk_coarse"], "refined": r["lmk_refined"], "gt": r["gt_landmarks"],
+            "yaw_deg": r["gt_pose"][:, 0]}
+
+
+def movement_table(result: dict, groups: dict | None = None) -> dict:
+    """How far the refinement moves the points: mean 2D distance |L^r - L^c| per point, divided by
+    Eq. 8's box size of the ground truth (x100, the NME's unit), per landmark group (rows; plus
+    ``"all 68"``) and |yaw| bin (columns, :func:`m3lrn_lib.metrics.nme_by_yaw`'s keys).
+
+    Args:
+        result: :func:`shipped_refinement`'s dict. groups: ``{name: [indices]}`` (default the iBUG parts).
+    Returns:
+        ``{group: {bin: value, "All": mean of the bins, ...}}``."""
+    if groups is None:
+        from ...morphable.model import IBUG_PARTS as groups
+    c, r, g = (np.asarray(result[k], dtype=np.float64) for k in ("coarse", "refined", "gt"))
+    move = np.linalg.norm(r[..., :2] - c[..., :2], axis=2) / metrics.box_norm(g)[:, None]  # (N, 68)
+    rows = {**groups, "all 68": list(range(move.shape[1]))}
+    return {k: metrics.nme_by_yaw(move[:, idx].mean(1), result["yaw_deg"]) for k, idx in rows.items()}
+
+
+def group_gain_table(result: dict, groups: dict | None = None) -> dict:
+    """Per landmark group: the coarse and refined error (:func:`m3lrn_lib.metrics.group_nme`, x100),
+    the gain (coarse - refined) and the share of faces whose group error the refinement lowers.
+    ``{group: {"coarse", "refined", "gain", "faces_better"}}``, with an ``"all 68"`` row."""
+    if groups is None:
+        from ...morphable.model import IBUG_PARTS as groups
+    c, r, g = (np.asarray(result[k], dtype=np.float64) for k in ("coarse", "refined", "gt"))
+    box = metrics.box_norm(g)[:, None]
+    err_c = np.linalg.norm(c[..., :2] - g[..., :2], axis=2) / box                          # (N, 68)
+    err_r = np.linalg.norm(r[..., :2] - g[..., :2], axis=2) / box
+    rows = {**groups, "all 68": list(range(err_c.shape[1]))}
+    out = {}
+    for k, idx in rows.items():
+        ec, er = err_c[:, idx].mean(1), err_r[:, idx].mean(1)                               # (N,)
+        out[k] = {"coarse": float(100 * ec.mean()), "refined": float(100 * er.mean()),
+                  "gain": float(100 * (ec - er).mean()), "faces_better": float((er < ec).mean())}
+    return out
 
 
 # ----------------------------------------------------------------------------- the bottleneck floor

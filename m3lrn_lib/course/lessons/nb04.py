@@ -9,7 +9,8 @@ Shapes and frames as in :mod:`m3lrn_lib.course.lessons.nb03` (B batch, N data se
   :func:`lg_gradient_flow` -- which modules L_g trains.
 - :func:`param_name` -- names the entries of the parameter vector (e.g. for the public code's
   mis-indexed L_g, :func:`m3lrn_lib.nn.public_code.public_loss_geometry`).
-- :func:`lg_experiment` -- short joint trainings with different lambda_4.
+- :func:`lg_experiment` -- short joint trainings (or fine-tunings of a shipped network) with
+  different lambda_4; :func:`lg_effect` -- the difference it makes, per seed, with its spread.
 
 The training pairs drawn from the priors come from :func:`m3lrn_lib.data.prior.sample_prior_params`;
 the labels and the simulated first stage from :mod:`~m3lrn_lib.course.lessons.nb03`.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,10 +28,9 @@ from ... import geometry, metrics
 from ...data.prior import sample_prior_params
 from ...morphable.model import FaceModel
 from .fit import fit_module
-from .nb03 import stack_labels
 
 __all__ = ["part_errors", "train_lgs", "report_alpha_hat", "evaluate_lgs", "param_name", "lg_gradient_flow",
-           "losses_by_hand", "LgRun", "lg_experiment"]
+           "losses_by_hand", "LgRun", "lg_experiment", "rewhitening", "LG_KEYS", "lg_effect"]
 
 
 # ----------------------------------------------------------------------------- LGS alone
@@ -205,42 +206,104 @@ class LgRun:
 
 def lg_experiment(model: FaceModel, train_set, test_set, w_g_values=(0.0, 0.1), seeds=(0,), steps: int = 40,
                   batch_size: int = 16, lr: float = 0.02, width_mult: float = 1.0, preset: str = "full",
-                  test_labels: dict | None = None) -> list[LgRun]:
-    """Train ``M3LRN(model, preset)`` once per (seed, lambda_4) and measure on ``test_set``.
+                  start: nn.Module | None = None,
+                  optimizer: str = "sgd") -> list[LgRun]:
+    """Train ``M3LRN(model, preset)`` (or fine-tune a copy of ``start``) once per (seed, lambda_4)
+    and measure on ``test_set``.
 
     Runs with the same seed share the initial weights and the batches; only lambda_4 (the
     weight of L_g, Eq. 6-7) differs, the other weights are the paper's. The training is the
     library's :func:`m3lrn_lib.train.train` (the full model's loop, not :func:`.fit.fit_module`).
 
     Args:
-        train_set, test_set: readers (see :func:`m3lrn_lib.data.sample_datasets`).
-        test_labels: optional :func:`~.nb03.stack_labels` of ``test_set`` with images (saves a pass).
+        train_set, test_set: readers (see :func:`m3lrn_lib.data.sample_datasets`); the test set is
+            read in batches of 64 (any size).
+        start: a trained network with LGS (e.g. the shipped ``full``): every run starts from a
+            copy of its weights, so the seed only changes the batches (the spread is data order).
+        optimizer: ``"sgd"`` or ``"adam"`` (:func:`m3lrn_lib.train.loop.make_optimizer`).
     Returns:
         list of :class:`LgRun`, seeds outer, lambda_4 inner.
     """
+    import copy
+
     from ...nn import M3LRN, LossWeights, M3LRNConfig
     from ...runtime import seed_everything
-    from ...train import TrainSettings, train
+    from ...train import TrainSettings, make_loader, train
 
-    lab = test_labels or stack_labels(test_set, ("target", "landmarks", "pose"), images=True)
     runs = []
     for seed in seeds:
         for w_g in w_g_values:
             seed_everything(seed)
-            net = M3LRN(model, M3LRNConfig.preset(preset, width_mult=width_mult), train_set.param_mean,
-                        train_set.param_std)
+            if start is not None:
+                net = copy.deepcopy(start)
+            else:
+                net = M3LRN(model, M3LRNConfig.preset(preset, width_mult=width_mult), train_set.param_mean,
+                            train_set.param_std)
+            to_net = rewhitening(train_set, net)
             t0 = time.perf_counter()
             hist = train(net, train_set, TrainSettings(steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                                                        weights=LossWeights(w_g=w_g), progress=False,
-                                                        device="cpu"))
+                                                        optimizer=optimizer, weights=LossWeights(w_g=w_g),
+                                                        progress=False, device="cpu"),
+                         batch_augment=to_net)
             sec = time.perf_counter() - t0
-            net.eval()
-            with torch.no_grad():
-                out = net(lab["image"], with_lgs=True)
-            a, hat, t = out["params"], out["params_lgs"], lab["target"]
-            gt_deg = torch.rad2deg(lab["pose"])
-            runs.append(LgRun(w_g, seed, hist, float(((a - hat) ** 2).mean()), float(((a - t) ** 2).mean()),
-                              float(((hat - t) ** 2).mean()),
-                              metrics.nme_by_yaw(metrics.nme_2d(out["lmk_refined"], lab["landmarks"]), gt_deg[:, 0]),
-                              metrics.pose_mae(torch.rad2deg(out["pose"]), gt_deg), sec))
+            runs.append(_measure_lg(net, make_loader(test_set, 64, shuffle=False, drop_last=False),
+                                    rewhitening(test_set, net), w_g, seed, hist, sec))
     return runs
+
+
+def rewhitening(dataset, net: nn.Module):
+    """A batch transform that re-expresses ``dataset``'s whitened ``target`` (B, D) in ``net``'s
+    whitening statistics, ``whiten(unwhiten(t, ds), net)``; None when they are the same (a network
+    fine-tuned on a set whose statistics differ from its training set's, e.g. the sample)."""
+    m_ds = torch.as_tensor(np.asarray(dataset.param_mean), dtype=torch.float32)
+    s_ds = torch.as_tensor(np.asarray(dataset.param_std), dtype=torch.float32)
+    m_n, s_n = net.param_mean.detach().cpu().float(), net.param_std.detach().cpu().float()
+    if torch.allclose(m_ds, m_n) and torch.allclose(s_ds, s_n):
+        return None
+    return lambda b: {**b, "target": geometry.whiten(geometry.unwhiten(b["target"], m_ds, s_ds), m_n, s_n)}
+
+
+@torch.no_grad()
+def _measure_lg(net: nn.Module, loader, to_net, w_g: float, seed: int, hist: list, sec: float) -> LgRun:
+    net.eval()
+    acc: dict = {k: [] for k in ("a", "hat", "t", "lmk", "gt", "pose", "gt_pose")}
+    for b in loader:
+        b = to_net(b) if to_net is not None else b
+        out = net(b["image"], with_lgs=True)
+        for k, v in (("a", out["params"]), ("hat", out["params_lgs"]), ("t", b["target"]),
+                     ("lmk", out["lmk_refined"]), ("gt", b["landmarks"]), ("pose", out["pose"]),
+                     ("gt_pose", b["pose"])):
+            acc[k].append(v)
+    a, hat, t, lmk, gt, pose, gt_pose = (torch.cat(acc[k]) for k in ("a", "hat", "t", "lmk", "gt", "pose", "gt_pose"))
+    gt_deg = torch.rad2deg(gt_pose)
+    return LgRun(w_g, seed, hist, float(((a - hat) ** 2).mean()), float(((a - t) ** 2).mean()),
+                 float(((hat - t) ** 2).mean()), metrics.nme_by_yaw(metrics.nme_2d(lmk, gt), gt_deg[:, 0]),
+                 metrics.pose_mae(torch.rad2deg(pose), gt_deg), sec)
+
+
+LG_KEYS = ("agreement", "err_alpha", "err_alpha_hat", "nme", "pose")
+
+
+def lg_effect(runs: list[LgRun], key: str, on: float, off: float = 0.0) -> dict:
+    """The effect of L_g on one measure of :func:`lg_experiment`'s runs, with its spread.
+
+    ``key``: one of :data:`LG_KEYS` (``nme`` is NME All of L^r, ``pose`` the mean pose MAE).
+    Returns ``{"diffs": [per seed: value(lambda_4 = on) - value(off)], "mean": their mean,
+    "diff_std": their standard deviation over seeds (ddof 1; nan for one seed), "spread": the
+    largest seed-to-seed range at a fixed lambda_4, "consistent": True when every seed's
+    difference has the same sign and |mean| exceeds the spread}``."""
+    if key not in LG_KEYS:
+        raise ValueError(f"unknown key {key!r}; valid: {', '.join(LG_KEYS)}")
+    get = {"nme": lambda r: r.nme["All"], "pose": lambda r: r.pose["mean"]}.get(key, lambda r: getattr(r, key))
+    by = {}
+    for r in runs:
+        by.setdefault(r.seed, {})[r.w_g] = get(r)
+    seeds = [s for s in sorted(by) if on in by[s] and off in by[s]]
+    if not seeds:
+        raise ValueError(f"no seed has runs with lambda_4 = {on:g} and {off:g}")
+    diffs = [by[s][on] - by[s][off] for s in seeds]
+    spread = max(max(by[s][w] for s in seeds) - min(by[s][w] for s in seeds) for w in (on, off))
+    mean = float(np.mean(diffs))
+    return {"diffs": diffs, "mean": mean, "diff_std": float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan"),
+            "spread": float(spread),
+            "consistent": bool(len(set(np.sign(diffs))) == 1 and abs(mean) > spread)}
