@@ -36,6 +36,10 @@ def test_verdicts_read_the_margin_against_the_spread():
     assert verdict(rows["baseline"], s) == "-"
     text = format_ablation(list(rows.values()))
     assert "7.00 / 6.80" in text and "0.029" in text
+    wide = format_ablation(list(rows.values()), spread=0.2)
+    assert "within the spread of the baseline" in wide.splitlines()[2] and "(this table's own: 0.029)" in wide
+    other = ablation_rows(REPORT, base="m2fa")
+    assert other[1].ratio == 1.0 and "than `m2fa`" in verdict(other[0], seed_spread(other), "m2fa")
 
 
 def test_missing_table_or_baseline_is_a_clear_error():

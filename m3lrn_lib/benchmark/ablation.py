@@ -75,23 +75,29 @@ def verdict(row: AblationRow, spread: float, base: str = "baseline") -> str:
         return "-"
     margin = 0.0 if math.isnan(spread) else spread
     paper_gain = row.paper_ratio < 0.99
+    ref = "the baseline" if base == "baseline" else f"`{base}`"
     if row.ratio < 1 - margin:
-        ours = "better than the baseline by more than the spread"
+        ours = f"better than {ref} by more than the spread"
     elif row.ratio > 1 + margin:
-        ours = "worse than the baseline by more than the spread"
+        ours = f"worse than {ref} by more than the spread"
     else:
-        ours = "within the spread of the baseline"
+        ours = f"within the spread of {ref}"
     agrees = (row.ratio < 1 - margin) == paper_gain  # a paper row without a gain agrees with any row that has none
     return f"{ours}: {'agrees with' if agrees else 'DISAGREES with'} the paper"
 
 
-def format_ablation(rows: list[AblationRow], unit: str = "NME All") -> str:
-    """A text table: variant, each seed's value, the mean, ours / baseline, the paper's, the verdict."""
-    spread = seed_spread(rows)
+def format_ablation(rows: list[AblationRow], unit: str = "NME All", base: str = "baseline",
+                    spread: float | None = None) -> str:
+    """A text table: variant, each seed's value, the mean, ours / ``base``, the paper's, the verdict.
+    ``spread``: the margin of noise (default :func:`seed_spread` of ``rows``; pass another table's
+    when this one has no baseline seeds of its own, e.g. Table 2 with Table 1's)."""
+    own = seed_spread(rows)
+    used = own if spread is None else spread
     lines = [f"{'row':20s}{unit + ' per seed':>22s}{'mean':>7s}{'ours/base':>10s}{'paper/base':>11s}  verdict"]
     for r in rows:
         seeds = " / ".join(f"{v:.2f}" for v in r.values)
-        lines.append(f"{r.variant:20s}{seeds:>22s}{r.mean:7.2f}{r.ratio:10.3f}{r.paper_ratio:11.3f}  {verdict(r, spread)}")
-    lines.append("seed-to-seed spread (largest range over the rows with two seeds, / baseline): "
-                 + ("none measured" if math.isnan(spread) else f"{spread:.3f}"))
+        lines.append(f"{r.variant:20s}{seeds:>22s}{r.mean:7.2f}{r.ratio:10.3f}{r.paper_ratio:11.3f}  {verdict(r, used, base)}")
+    note = "" if spread is None or math.isnan(own) else f" (this table's own: {own:.3f})"
+    lines.append(f"seed-to-seed spread used (largest range over the rows with two seeds, / {base}): "
+                 + ("none measured" if math.isnan(used) else f"{used:.3f}") + note)
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Re-train the shipped checkpoints: one per ablation row of Table 1 (+ Table S2's extra-MLP stage).
 
-    python -m m3lrn_lib.train.zoo                       # all seven, `cpu` preset: ~10 min each alone on 2 CPU cores
+    python -m m3lrn_lib.train.zoo                       # all nine, `cpu` preset: ~10 min each alone on 2 CPU cores
     python -m m3lrn_lib.train.zoo --only full,baseline  # some of them
     python -m m3lrn_lib.train.zoo --config paper data.train=/data/300W_LP_3ddfa   # on a GPU, real data
 
@@ -49,6 +49,8 @@ ZOO = {
     "lgs": ("lgs", "Table 1 row 3: + LGS (landmark-to-3DMM) from the coarse landmarks"),
     "full": ("full", "Table 1 row 4: M2FA + LGS, the full M^3-LRN"),
     "baseline_extra_mlp": ("baseline_extra_mlp", "Table S2: first stage with MLP heads of the full model's size"),
+    "points_only": ("points_only", "Table 2/7 row 1: + M2FA with point features only"),
+    "points_image": ("points_image", "Table 2/7 row 2: + M2FA with point + image features"),
     "baseline_seed1": ("baseline", "Table 1 row 1 again with run.seed=1: the seed-to-seed spread"),
     "full_seed1": ("full", "Table 1 row 4 again with run.seed=1: the seed-to-seed spread"),
 }
