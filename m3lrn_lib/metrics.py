@@ -132,9 +132,16 @@ def group_nme(pred, gt, groups: dict | None = None) -> dict:
     """
     if groups is None:
         from .morphable.model import IBUG_PARTS as groups
-    p, g = _np(pred)[..., :2], _np(gt)[..., :2]
-    err = np.linalg.norm(p - g, axis=2) / box_norm(g)[:, None]  # (N, 68)
+    err = point_errors(pred, gt)  # (N, 68)
     return {k: float(err[:, idx].mean() * 100) for k, idx in groups.items()}
+
+
+def point_errors(pred, ref, box_of=None) -> np.ndarray:
+    """Eq. 8 per point: the 2D distance ``|pred - ref|`` of every point divided by the box size
+    (:func:`box_norm`) of ``box_of`` (default ``ref``, the ground truth). (N, K, >=2) x2 -> (N, K).
+    Pass ``box_of=gt`` to measure, in the NME's unit, how far one prediction is from another."""
+    p, r = _np(pred)[..., :2], _np(ref)[..., :2]
+    return np.linalg.norm(p - r, axis=2) / box_norm(r if box_of is None else _np(box_of))[:, None]
 
 
 def yaw_bin(yaw_deg) -> np.ndarray:

@@ -135,3 +135,14 @@ def test_group_nme_by_face_part():
     assert groups["jaw"] == pytest.approx(float((2.0 / metrics.box_norm(gt)).mean() * 100))
     assert metrics.group_nme(pred, gt, {"all": list(range(68))})["all"] == pytest.approx(
         float(metrics.nme_2d(pred, gt).mean() * 100))
+
+
+def test_point_errors_divide_by_the_reference_or_the_given_box():
+    import numpy as np
+
+    from m3lrn_lib import metrics
+    gt = np.array([[[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]]])                     # box 10 x 10
+    pred = gt + np.array([3.0, 4.0])                                             # 5 px off everywhere
+    assert np.allclose(metrics.point_errors(pred, gt), 0.5)
+    other = gt * 2                                                               # box 20 x 20
+    assert np.allclose(metrics.point_errors(pred, other, box_of=gt), np.linalg.norm(pred - other, axis=2) / 10)

@@ -228,8 +228,7 @@ def movement_table(result: dict, groups: dict | None = None) -> dict:
         ``{group: {bin: value, "All": mean of the bins, ...}}``."""
     if groups is None:
         from ...morphable.model import IBUG_PARTS as groups
-    c, r, g = (np.asarray(result[k], dtype=np.float64) for k in ("coarse", "refined", "gt"))
-    move = np.linalg.norm(r[..., :2] - c[..., :2], axis=2) / metrics.box_norm(g)[:, None]  # (N, 68)
+    move = metrics.point_errors(result["refined"], result["coarse"], box_of=result["gt"])  # (N, 68)
     rows = {**groups, "all 68": list(range(move.shape[1]))}
     return {k: metrics.nme_by_yaw(move[:, idx].mean(1), result["yaw_deg"]) for k, idx in rows.items()}
 
@@ -240,10 +239,8 @@ def group_gain_table(result: dict, groups: dict | None = None) -> dict:
     ``{group: {"coarse", "refined", "gain", "faces_better"}}``, with an ``"all 68"`` row."""
     if groups is None:
         from ...morphable.model import IBUG_PARTS as groups
-    c, r, g = (np.asarray(result[k], dtype=np.float64) for k in ("coarse", "refined", "gt"))
-    box = metrics.box_norm(g)[:, None]
-    err_c = np.linalg.norm(c[..., :2] - g[..., :2], axis=2) / box                          # (N, 68)
-    err_r = np.linalg.norm(r[..., :2] - g[..., :2], axis=2) / box
+    err_c = metrics.point_errors(result["coarse"], result["gt"])                           # (N, 68)
+    err_r = metrics.point_errors(result["refined"], result["gt"])
     rows = {**groups, "all 68": list(range(err_c.shape[1]))}
     out = {}
     for k, idx in rows.items():
