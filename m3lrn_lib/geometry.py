@@ -94,6 +94,11 @@ def unwhiten(z: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Te
 
 
 # ----------------------------------------------------------------------------- Eq. 1-2
+def _points(flat: torch.Tensor, n: int) -> torch.Tensor:
+    """(B, 3n) -> (B, n, 3); ``-1`` for the batch so that an exported graph has a constant shape here."""
+    return flat.reshape(-1, n, 3) if flat.shape[0] else flat.reshape(0, n, 3)
+
+
 def reconstruct_shape(model: FaceModel, alpha_s: torch.Tensor, alpha_e: torch.Tensor) -> torch.Tensor:
     """Eq. 1: frontal face ``R_f = Mat(M + U_s alpha_s + U_e alpha_e)``.
 
@@ -104,7 +109,7 @@ def reconstruct_shape(model: FaceModel, alpha_s: torch.Tensor, alpha_e: torch.Te
     """
     t = model.tensors(alpha_s.device, alpha_s.dtype)
     flat = t.mean + alpha_s @ t.shape_basis.T + alpha_e @ t.exp_basis.T
-    return flat.reshape(alpha_s.shape[0], model.n_vertices, 3)
+    return _points(flat, model.n_vertices)
 
 
 def apply_pose(P: torch.Tensor, verts: torch.Tensor) -> torch.Tensor:
@@ -126,14 +131,19 @@ def reconstruct_landmarks(model: FaceModel, params: torch.Tensor) -> torch.Tenso
     """
     check_params(params, model.n_params)
     t = model.tensors(params.device, params.dtype)
-    P, a_s, a_e = split_params(params, model.n_shape)
-    flat = t.lmk_mean + a_s @ t.lmk_shape_basis.T + a_e @ t.lmk_exp_basis.T
-    return apply_pose(P, flat.reshape(params.shape[0], len(model.landmarks), 3))
+    P = params[:, :POSE_DIM].reshape(-1, 3, 4)
+    flat = t.lmk_mean + params[:, POSE_DIM:] @ t.lmk_basis.T  # U_s alpha_s + U_e alpha_e in one product
+    return apply_pose(P, _points(flat, len(model.landmarks)))
 
 
 def to_image(points: torch.Tensor, size: float = CROP_SIZE) -> torch.Tensor:
-    """View frame -> image frame of a ``size`` crop: ``(x, size - y, z)``; (..., 3) -> (..., 3)."""
-    return torch.stack([points[..., 0], size - points[..., 1], points[..., 2]], dim=-1)
+    """View frame -> image frame of a ``size`` crop: ``(x, size - y, z)``; (..., 3) -> (..., 3).
+
+    Written as one multiply-add with constants (``-y + size`` is ``size - y`` exactly in IEEE
+    arithmetic), so the exported graph has two nodes here, not eight."""
+    sign = points.new_tensor([1.0, -1.0, 1.0])
+    offset = points.new_tensor([0.0, float(size), 0.0])
+    return points * sign + offset
 
 
 def from_image(points: torch.Tensor, size: float = CROP_SIZE) -> torch.Tensor:

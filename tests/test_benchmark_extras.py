@@ -1,4 +1,4 @@
-"""Per-face arrays of the benchmark, its figures and tables, the speed helpers, notebook 06's exercises."""
+"""Per-face arrays of the benchmark, its figures and tables, notebook 06's exercises."""
 import json
 
 import numpy as np
@@ -7,7 +7,6 @@ import torch
 
 from m3lrn_lib import metrics as M
 from m3lrn_lib.benchmark import figures as BF
-from m3lrn_lib.benchmark import speed as S
 from m3lrn_lib.benchmark import to_json, to_markdown
 from m3lrn_lib.benchmark.runner import open_test_set, run
 from m3lrn_lib.course.exercises import _REGISTRY, _load_all
@@ -71,34 +70,6 @@ def test_hardest_faces():
         BF.hardest_faces(pf, "b")
     with pytest.raises(ValueError, match="by must be"):
         BF.hardest_faces(pf, "a", by="pitch")
-
-
-def test_speed_rows_and_table():
-    assert S.speed_row("x", "cpu", 1, 4, "dense", 0.02) == {
-        "backend": "x", "device": "cpu", "threads": 1, "batch": 4, "mode": "dense", "ms_per_batch": 20.0,
-        "ms_per_face": 5.0, "faces_per_s": 200.0}
-    calls = []
-    assert S.median_time(lambda: calls.append(1), runs=3, warmup=2) >= 0 and len(calls) == 5
-    with pytest.raises(ValueError, match="runs must be >= 1"):
-        S.median_time(lambda: None, runs=0)
-    before = torch.get_num_threads()
-    rows = S.cpu_speed_rows(tiny("m2fa"), threads=(1,), batches=(2,), runs=1, warmup=0, onnx=False,
-                            modes=("landmarks",))
-    assert torch.get_num_threads() == before
-    assert [(r["backend"], r["batch"], r["mode"]) for r in rows] == [("pytorch", 2, "landmarks")]
-    assert rows[0]["faces_per_s"] > 0
-    md = BF.speed_markdown(rows)
-    assert md.splitlines()[2].startswith("| pytorch | cpu | 1 | 2 | landmarks |")
-    assert "faces/s" in S.format_row(rows[0])
-
-
-def test_speed_rows_with_onnx_runtime():
-    net = tiny("m2fa")
-    rows = S.cpu_speed_rows(net, threads=(1,), batches=(1,), runs=1, warmup=0, onnx=S.export_both(net))
-    assert [(r["backend"], r["mode"]) for r in rows] == [
-        ("pytorch", "landmarks"), ("onnxruntime", "landmarks"), ("pytorch", "dense"), ("onnxruntime", "dense")]
-    if not torch.cuda.is_available():
-        assert S.gpu_speed_rows(net) == []
 
 
 def _ex(key):

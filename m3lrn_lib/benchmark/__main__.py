@@ -40,6 +40,8 @@ def build_parser() -> cli.ArgumentParser:
     ap.add_argument("--florence-subjects", type=int, default=4,
                     help="synthetic Florence subjects, 15 renders each (0 skips Table 10; not used by --real)")
     ap.add_argument("--no-protocols", action="store_true", help="skip Table 9's ICP protocols (faster; not used by --real)")
+    ap.add_argument("--engine", default="torch", help="how the networks run: torch (default), onnx (the exported "
+                    "float32 graph in ONNX Runtime) or onnx-int8 (its static int8 version); onnx engines use the CPU")
     return ap
 
 
@@ -79,6 +81,10 @@ def _main(argv=None) -> int:
         import torch
         cli.require(torch.cuda.is_available(), "--device", f"{args.device!r} requested but no CUDA GPU is available",
                   "use --device cpu")
+    from ..predict.predictor import ENGINES
+    cli.require(args.engine in ENGINES, "--engine", f"unknown engine {args.engine!r}", f"use one of {', '.join(ENGINES)}")
+    cli.require(args.engine == "torch" or device is None or device.type == "cpu", "--engine",
+                f"{args.engine} runs on the CPU, not on {args.device}", "drop --device or use --engine torch")
     cks = _checkpoints(args.checkpoint)
     if args.real is not None:
         cli.require(args.data is None, "--real", "cannot be combined with --data (--real runs only the real-photo "
@@ -97,7 +103,7 @@ def _main(argv=None) -> int:
 
     try:
         report = run(cks, args.data, args.out, args.device, args.max_faces, args.florence_subjects,
-                     not args.no_protocols)
+                     not args.no_protocols, engine=args.engine)
     except NetworkLoadError as exc:
         raise UserError(str(exc), subject="--checkpoint", hint="give a checkpoint of this package's M3LRN") from None
     print(report["banner"])
@@ -113,7 +119,7 @@ def _main_real(args, cks) -> int:
     print(f"{args.real}: reading the annotations and images, running the face detector")
     faces = load_faces(args.real, max_faces=args.max_faces, skip_bad=args.skip_bad)
     try:
-        report = run_real(cks, faces, args.out, args.device)
+        report = run_real(cks, faces, args.out, args.device, engine=args.engine)
     except NetworkLoadError as exc:
         raise UserError(str(exc), subject="--checkpoint", hint="give a checkpoint of this package's M3LRN") from None
     print("\n".join(summary_lines(report)))

@@ -92,7 +92,10 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
         dict with ``nme68``, ``nme68_coarse``, ``nme21``, ``pose`` (head-pose MAE in our convention, +
         ``n``, ``dropped``), ``pose_paper`` (the same in the paper's protocol, :func:`paper_protocol_pose`,
         with ``perfect``: the MAE of a perfect prediction in it),
-        ``protocol1``/``protocol2``/``florence`` (None when not computed), ``n``, ``seconds``.
+        ``protocol1``/``protocol2``/``florence`` (None when not computed), ``n``, ``seconds``, and
+        ``throughput``: faces/s of the NME pass (decoding, cropping, the network, the outputs and, with
+        ``protocols``, the per-face protocol work), its seconds and the seconds per stage (``read``: the
+        image files, then the predictor's :attr:`~m3lrn_lib.predict.Predictor.timings`).
     """
     from ..predict.inputs import load_image
 
@@ -103,9 +106,14 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
     model = predictor.model
     lmk, lmk_c, pose, p1, p2 = [], [], [], [], []
     with_params = protocols and data_kind(dataset) == "synthetic"
+    if hasattr(predictor, "reset_timings"):
+        predictor.reset_timings()
+    t_loop, read_s = time.perf_counter(), 0.0
     for lo in range(0, n, batch_images):
         idx = range(lo, min(n, lo + batch_images))
+        t_read = time.perf_counter()
         imgs = [load_image(dataset.paths[i]) for i in idx]
+        read_s += time.perf_counter() - t_read
         boxes = dataset.boxes[lo:lo + len(imgs)].astype(np.float64)
         r = predictor.predict_crops(imgs, boxes)
         lmk.append(r["landmarks"])
@@ -120,6 +128,8 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
                 p2.append(protocol2_nme(r["vertices_image"][j], gv, model.landmarks))
         if log:
             log(f"  {min(n, lo + batch_images)}/{n} images")
+    loop_s = time.perf_counter() - t_loop
+    stages = {"read": round(read_s, 3), **{k: round(v, 3) for k, v in getattr(predictor, "timings", {}).items()}}
     lmk, lmk_c, pose = np.concatenate(lmk), np.concatenate(lmk_c), np.concatenate(pose)
     gt = dataset.landmarks_img[:n]
     yaw = np.degrees(dataset.pose_para[:n, 1])  # bins by the annotation's own yaw (Pose_Para)
@@ -141,6 +151,8 @@ def evaluate_network(predictor, dataset, max_faces: int | None = None, protocols
         "protocol1": {"nme": float(np.mean(p1) * 100), "n": len(p1)} if p1 else None,
         "protocol2": {"nme": float(np.mean(p2) * 100), "n": len(p2)} if p2 else None,
         "florence": None,
+        "throughput": {"faces_per_s": round(n / loop_s, 1), "seconds": round(loop_s, 2), "stages": stages,
+                       "engine": getattr(predictor, "engine", None)},
     }
     if florence_subjects and predictor.dense:
         if log:

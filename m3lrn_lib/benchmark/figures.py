@@ -1,6 +1,6 @@
 """Figures and small tables of benchmark results (notebook 06): NME by yaw bin, error CDFs, the
-hardest faces, the speed table. Inputs are :func:`m3lrn_lib.benchmark.run` reports (made with
-``keep_arrays=True`` where per-face arrays are needed) and :mod:`.speed` rows."""
+hardest faces. Inputs are :func:`m3lrn_lib.benchmark.run` reports (made with ``keep_arrays=True``
+where per-face arrays are needed). The speed table is :func:`m3lrn_lib.benchmark.speed.format_speed_table`."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from ..metrics import BIN_NAMES
 
-__all__ = ["nme_by_yaw_figure", "nme_cdf_figure", "hardest_faces", "speed_markdown", "summary_markdown"]
+__all__ = ["nme_by_yaw_figure", "nme_cdf_figure", "hardest_faces", "summary_markdown"]
 
 
 def _measurements(report: dict) -> list[dict]:
@@ -63,15 +63,6 @@ def hardest_faces(per_face: dict, label: str, k: int = 4, by: str = "yaw") -> np
     else:
         raise ValueError(f"by must be 'yaw' or 'nme', got {by!r}")
     return np.argsort(-score, kind="stable")[:k].astype(np.int64)
-
-
-def speed_markdown(rows: list[dict]) -> str:
-    """A Markdown table of :mod:`.speed` rows: backend, threads, batch, mode, ms/face, faces/s."""
-    lines = ["| backend | device | threads | batch | output | ms/face | faces/s |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['backend']} | {r['device']} | {r['threads']} | {r['batch']} | {r['mode']} | "
-                     f"{r['ms_per_face']:.3f} | {r['faces_per_s']:.1f} |")
-    return "\n".join(lines) + "\n"
 
 
 def summary_markdown(report: dict) -> str:

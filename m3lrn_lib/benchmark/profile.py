@@ -111,11 +111,12 @@ def main(argv=None) -> int:
     from ..fileio import atomic_write_bytes
     from ..predict.onnx_export import export_onnx
     from ..train import load_checkpoint
+    from .speed import MODE_OUTPUTS
 
     report = {}
     for label, path in ckpts:
         net = load_checkpoint(path)
-        graph = export_onnx(net, dense=a.dense)
+        graph = export_onnx(net, outputs=MODE_OUTPUTS["dense" if a.dense else "landmarks"])  # what speed times
         for t in a.threads:
             for b in a.batch:
                 p = profile_onnx(graph, b, t, a.runs, a.warmup, net.config.input_size, a.top)

@@ -403,7 +403,7 @@ def summary_lines(report: dict) -> list[str]:
 
 
 def run_real(checkpoints, faces, out_dir="build/benchmark", device=None, max_faces=None, skip_bad: bool = False,
-             detector="auto", log=print) -> dict:
+             detector="auto", log=print, engine: str = "torch") -> dict:
     """Evaluate ``checkpoints`` (paths or M3LRN networks; ``(label, source)`` pairs name them) on the
     real photos ``faces`` (a folder, see the module docstring, or a :class:`RealFaces`); write
     ``real.json`` and ``real.md`` atomically to ``out_dir`` (None: write nothing); return the report
@@ -421,7 +421,7 @@ def run_real(checkpoints, faces, out_dir="build/benchmark", device=None, max_fac
         base, n = label, 2
         while label in {r["label"] for r in rows} or label == REFERENCE_LABEL:  # per-image values are keyed by label
             label, n = f"{base}#{n}", n + 1
-        pred = Predictor(src, device=device, detector=None, dense=False)
+        pred = Predictor(src, device=device, detector=None, dense=False, engine=engine)
         model = pred.model if model is None else model
         if log:
             log(f"{label}: variant {pred.variant}, {len(faces)} images")

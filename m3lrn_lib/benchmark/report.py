@@ -108,8 +108,8 @@ def build_report(results: list[dict], data: dict) -> dict:
         banner = (f"Our numbers are measured on {data['label']}; the 'paper' columns are the numbers printed in "
                   "the paper. Tables whose data set is not available offline say so.")
     return {"data": data, "banner": banner,
-            "checkpoints": [{k: r.get(k) for k in ("label", "path", "variant", "params", "n", "seconds")}
-                            for r in results],
+            "checkpoints": [{**{k: r.get(k) for k in ("label", "path", "variant", "params", "n", "seconds")},
+                             "faces_per_s": (r.get("throughput") or {}).get("faces_per_s")} for r in results],
             "measurements": results, "tables": tables}
 
 
@@ -126,12 +126,14 @@ def to_markdown(report: dict, tables=None, header: bool = True) -> str:
     lines = ["# Benchmark: the paper's tables beside our measurements", "",
              f"> **{report['banner']}**", "",
              f"Data: `{report['data']['path']}` ({report['data']['n']} images, {report['data']['kind']}).", "",
-             "| checkpoint | variant | parameters | images | seconds |", "|---|---|---|---|---|"]
+             "| checkpoint | variant | parameters | images | seconds | faces/s (NME pass) |",
+             "|---|---|---|---|---|---|"]
     if not header:
         lines = [f"> {report['banner']}"]
     for c in (report["checkpoints"] if header else ()):
         params = f"{c['params'] / 1e6:.2f}M" if c.get("params") else DASH
-        lines.append(f"| `{c['label']}` | {c['variant']} | {params} | {c.get('n', DASH)} | {c.get('seconds', DASH)} |")
+        lines.append(f"| `{c['label']}` | {c['variant']} | {params} | {c.get('n', DASH)} | {c.get('seconds', DASH)} | "
+                     f"{c.get('faces_per_s') or DASH} |")
     if tables is not None:
         unknown = [k for k in tables if k not in report["tables"]]
         if unknown:

@@ -40,11 +40,12 @@ def data_label(dataset, n: int) -> str:
 
 
 def run(checkpoints, data=None, out_dir="build/benchmark", device=None, max_faces=None, florence_subjects=4,
-        protocols=True, log=print, keep_arrays: bool = False) -> dict:
+        protocols=True, log=print, keep_arrays: bool = False, engine: str = "torch") -> dict:
     """Evaluate ``checkpoints`` (paths or M3LRN networks; ``(label, source)`` pairs name them) on the
     test set ``data`` (see :func:`open_test_set`); write ``benchmark.json`` and ``benchmark.md`` to
     ``out_dir`` (None: write nothing); return the report. With ``keep_arrays`` the report also holds
-    ``per_face`` {label: per-face arrays of :func:`evaluate_network`} (never written to JSON)."""
+    ``per_face`` {label: per-face arrays of :func:`evaluate_network`} (never written to JSON). ``engine``:
+    how the networks run (:data:`m3lrn_lib.predict.predictor.ENGINES`; ``'onnx-int8'`` measures the int8 graph)."""
     from ..errors import UserError
     from ..predict import Predictor, variant_of
 
@@ -60,7 +61,7 @@ def run(checkpoints, data=None, out_dir="build/benchmark", device=None, max_face
     for item in checkpoints:
         label, src = item if isinstance(item, tuple) else (Path(item).stem if not hasattr(item, "config")
                                                            else variant_of(item), item)
-        pred = Predictor(src, device=device, detector=None, dense=True)
+        pred = Predictor(src, device=device, detector=None, dense=True, engine=engine)
         if log:
             log(f"{label}: variant {pred.variant}, {n} images")
         res = evaluate_network(pred, ds, max_faces=max_faces, protocols=protocols,

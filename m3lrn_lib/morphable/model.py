@@ -109,6 +109,7 @@ class ModelTensors(NamedTuple):
     lmk_mean: torch.Tensor  # (3*68,)  rows of the landmark vertices only
     lmk_shape_basis: torch.Tensor  # (3*68, K_s)
     lmk_exp_basis: torch.Tensor  # (3*68, K_e)
+    lmk_basis: torch.Tensor  # (3*68, K_s + K_e)  [shape | expression]: one matrix multiply for both
     triangles: torch.Tensor  # (F, 3) int64
     landmarks: torch.Tensor  # (68,) int64
 
@@ -351,6 +352,7 @@ class FaceModel:
             lmk_mean=t(self.mean.reshape(-1)[rows]),
             lmk_shape_basis=t(self.shape_basis[rows]),
             lmk_exp_basis=t(self.exp_basis[rows]),
+            lmk_basis=t(np.concatenate([self.shape_basis[rows], self.exp_basis[rows]], 1)),
             triangles=torch.as_tensor(self.triangles, dtype=torch.int64, device=device),
             landmarks=torch.as_tensor(self.landmarks, dtype=torch.int64, device=device),
         )

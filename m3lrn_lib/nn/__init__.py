@@ -1,5 +1,6 @@
 """The M^3-LRN network: backbone and heads (Sec. 3.1), M2FA (Sec. 3.2), LGS (Sec. 3.3), losses
-(Eq. 3-7), the configurable model with every ablation of the paper, and parameter counts.
+(Eq. 3-7), the configurable model with every ablation of the paper, parameter counts, and BatchNorm
+folding for inference (:mod:`.fold`).
 
 Quick start::
 
@@ -11,6 +12,7 @@ Quick start::
 """
 from .backbone import MobileNetV2, ResNet50, build_backbone
 from .counts import count_parameters, describe, parameter_table
+from .fold import fold_batchnorm
 from .heads import ExtraMLPHeads, ParamHeads, hidden_for_budget
 from .lgs import LGS, target_mask
 from .losses import LossWeights, loss_3dmm, loss_3dmm_lmk, loss_geometry, loss_lmk, smooth_l1, total_loss, wing_loss
@@ -21,4 +23,4 @@ __all__ = ["MobileNetV2", "ResNet50", "build_backbone", "ParamHeads", "ExtraMLPH
            "M2FA", "PointMLP", "shape_walkthrough", "LGS", "target_mask", "LossWeights", "loss_3dmm",
            "loss_lmk", "wing_loss", "smooth_l1", "loss_3dmm_lmk", "loss_geometry", "total_loss",
            "M3LRNConfig", "M3LRN", "PRESETS", "default_param_stats", "count_parameters",
-           "parameter_table", "describe"]
+           "parameter_table", "describe", "fold_batchnorm"]

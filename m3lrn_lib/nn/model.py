@@ -181,10 +181,11 @@ def _float32(device_type: str):
     return contextlib.nullcontext()
 
 
-def infer(net, images: torch.Tensor, lgs: bool = False, dense: bool = False) -> dict:
+def infer(net, images: torch.Tensor, lgs: bool = False, dense: bool = False, pose: bool = True) -> dict:
     """The one inference function: :meth:`M3LRN.forward` (after its checks) and the exported ONNX
-    graph (:class:`m3lrn_lib.predict.onnx_export.InferenceGraph`) both run it, so the export
-    cannot drift from the model. See the module docstring for the data flow.
+    graph (:class:`m3lrn_lib.predict.onnx_export.InferenceGraph`, which runs it on BatchNorm-folded
+    copies of the parts) both run it, so the export cannot drift from the model. See the module
+    docstring for the data flow.
 
     Under :func:`torch.autocast` only the backbone runs in reduced precision: its features come
     back as float32, and the heads, the 3DMM reconstruction, M2FA and LGS run in float32 (pixel
@@ -194,14 +195,15 @@ def infer(net, images: torch.Tensor, lgs: bool = False, dense: bool = False) -> 
         net: an :class:`M3LRN`, or a module holding its parts (``backbone``, ``heads``, ``m2fa``,
             ``lgs``, the ``param_mean`` / ``param_std`` buffers, ``face_model``, ``n_shape``, ``config``).
         images: (B, 3, 120, 120) normalised images of the network's dtype (not checked).
-        lgs: run LGS (needs ``net.lgs``); dense: also the dense mesh.
+        lgs: run LGS (needs ``net.lgs``); dense: also the dense mesh; pose: also the Euler angles
+            (False leaves ``pose`` out: no work on an output nobody asked for).
     Returns:
         the dict of :meth:`M3LRN.forward` (without ``losses``).
     """
     cfg = net.config
     z = net.backbone(images)  # (B, F)
     with _float32(images.device.type):
-        z = z.float()
+        z = z if z.dtype == torch.float32 else z.float()
         params = net.heads(z)  # (B, D) whitened
         params_raw = geometry.unwhiten(params, net.param_mean, net.param_std)
         a_s = params[:, geometry.POSE_DIM:geometry.POSE_DIM + net.n_shape]
@@ -209,7 +211,9 @@ def infer(net, images: torch.Tensor, lgs: bool = False, dense: bool = False) -> 
         lmk_c = geometry.project_to_crop(net.face_model, params_raw, cfg.input_size, landmarks_only=True)
         lmk_r = net.m2fa(lmk_c, z, a_s, a_e) if net.m2fa is not None else lmk_c
         out = {"params": params, "params_raw": params_raw, "z": z, "lmk_coarse": lmk_c, "lmk_refined": lmk_r,
-               "pose": geometry.params_to_euler(params_raw), "has_refinement": net.m2fa is not None}
+               "has_refinement": net.m2fa is not None}
+        if pose:
+            out["pose"] = geometry.params_to_euler(params_raw)
         if lgs:
             src = lmk_c if cfg.lgs_setting == "setting1" else lmk_r
             src = src.detach() if cfg.lgs_detach_input else src

@@ -59,6 +59,8 @@ def build_parser() -> cli.ArgumentParser:
                          "repeatable")
     ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     ap.add_argument("--batch-size", type=int, default=64, help="faces per forward pass (default 64)")
+    ap.add_argument("--engine", default="torch", help="how the network runs: torch (default), onnx (the lean float32 "
+                    "graph in ONNX Runtime) or onnx-int8 (its int8 version, after its accuracy check); onnx uses the CPU")
     ap.add_argument("--variant", default=None, help="refuse a checkpoint of another variant (preset name)")
     ap.add_argument("--mesh", default="obj,ply", help="mesh files per face: obj,ply | obj | ply | none")
     ap.add_argument("--no-dense", action="store_true", help="landmarks and pose only (no mesh, faster)")
@@ -335,6 +337,10 @@ def _check_arguments(args):
         import torch
         cli.require(torch.cuda.is_available(), "--device", f"{args.device!r} requested but no CUDA GPU is available",
                   "use --device cpu or auto")
+    from .predictor import ENGINES
+    cli.require(args.engine in ENGINES, "--engine", f"unknown engine {args.engine!r}", f"use one of {', '.join(ENGINES)}")
+    cli.require(args.engine == "torch" or device is None or device.type == "cpu", "--engine",
+                f"{args.engine} runs on the CPU, not on {args.device}", "use --device cpu or --engine torch")
     ck = Path(args.checkpoint)
     cli.require(ck.is_file(), "--checkpoint", f"{ck}: file not found", "give a .pt written by the trainer or "
               "save_state_dict, e.g. data/checkpoints/baseline.pt")
@@ -374,13 +380,15 @@ def main(argv=None) -> int:
                                                       min_rel_size=args.min_face_frac)
     try:
         pred = Predictor(args.checkpoint, device=device, detector=det, dense=not args.no_dense,
-                         batch_size=args.batch_size, max_faces=args.max_faces, expect_variant=args.variant)
+                         batch_size=args.batch_size, max_faces=args.max_faces, expect_variant=args.variant,
+                         engine=args.engine)
     except NetworkLoadError as exc:
         raise UserError(str(exc), subject="--checkpoint", hint="give a checkpoint of this package's M3LRN "
                         "(trainer checkpoint or save_state_dict file)") from None
     out = OutDir(args.out)
     summary = {"input": str(src), "checkpoint": str(args.checkpoint), "variant": pred.variant,
-               "device": str(pred.device), "detector": "given boxes" if boxes is not None else det.name,
+               "device": str(pred.device), "engine": pred.engine,
+               "detector": "given boxes" if boxes is not None else det.name,
                "processed": [], "skipped": [], "failed": []}
     t0 = time.perf_counter()
     kind = classify(src)
@@ -405,6 +413,7 @@ def main(argv=None) -> int:
         raise
     finally:
         summary["seconds"] = round(time.perf_counter() - t0, 3)
+        summary["stage_seconds"] = {k: round(v, 3) for k, v in pred.timings.items()}  # decode, detect, crop, ...
         out.write("summary.json", _json(summary))
     n_ok, n_bad = len(summary["processed"]), len(summary["failed"])
     print(f"done: {n_ok} processed, {len(summary['skipped'])} skipped, {n_bad} failed -> {out.root}")

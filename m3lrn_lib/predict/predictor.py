@@ -21,6 +21,8 @@ side. Anything else is a ValueError naming the box.
 """
 from __future__ import annotations
 
+import time
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +35,12 @@ from .inputs import load_image, to_rgb8
 from .network import load_network, variant_of
 
 __all__ = ["Face", "Predictor", "parse_box", "check_box", "check_device", "MIN_BOX_SIDE", "MAX_BOX_COORD",
-           "MAX_BOX_SCALE"]
+           "MAX_BOX_SCALE", "ENGINES", "STAGES"]
+
+#: how the network runs: PyTorch eager, or its exported lean graph in ONNX Runtime (float32 / static int8)
+ENGINES = ("torch", "onnx", "onnx-int8")
+#: the stages :attr:`Predictor.timings` adds seconds to
+STAGES = ("decode", "detect", "crop", "network", "outputs")
 
 #: Smallest side of a face box in pixels (the crop of a smaller box holds no face).
 MIN_BOX_SIDE = 8.0
@@ -148,11 +155,24 @@ class Predictor:
         dense: also reconstruct the dense mesh; batch_size: faces per forward pass;
         max_faces: keep at most this many (largest) detected faces per image.
         expect_variant: refuse a checkpoint of another variant (preset name).
+        engine: one of :data:`ENGINES`: ``'torch'`` (default, any device), ``'onnx'`` (the lean exported
+            graph in ONNX Runtime on the CPU) or ``'onnx-int8'`` (its static int8 version; made at
+            construction, after its accuracy gate, :mod:`m3lrn_lib.predict.quantize`; a few seconds);
+            threads: ONNX Runtime's intra-op threads (None: its default).
+
+    :attr:`timings` adds up the seconds spent per stage (:data:`STAGES`: decoding, detection,
+    cropping, the network, building the outputs) since construction or :meth:`reset_timings`.
     """
 
     def __init__(self, network, device=None, detector="auto", dense: bool = True, batch_size: int = 64,
-                 max_faces: int | None = None, expect_variant: str | None = None):
-        dev = check_device(device)
+                 max_faces: int | None = None, expect_variant: str | None = None, engine: str = "torch",
+                 threads: int | None = None):
+        if engine not in ENGINES:
+            raise UserError(f"unknown engine {engine!r}", subject="engine", hint=f"choose one of {', '.join(ENGINES)}")
+        if engine != "torch" and device is not None and str(device) not in ("cpu", "auto"):
+            raise UserError(f"engine {engine!r} runs on the CPU, not on {device}", subject="engine",
+                            hint="use engine 'torch' for a GPU")
+        dev = check_device("cpu" if engine != "torch" else device)
         if max_faces is not None and (not isinstance(max_faces, (int, np.integer)) or max_faces < 1):
             raise UserError(f"must be an integer >= 1, got {max_faces!r}", subject="max_faces",
                             hint="None keeps every face")
@@ -165,8 +185,25 @@ class Predictor:
         self.triangles = np.asarray(self.model.triangles)
         self.dense, self.batch_size, self.max_faces = bool(dense), int(batch_size), max_faces
         self._detector = detector
+        self.engine, self.threads, self.session = engine, threads, None
+        if engine != "torch":  # export (and quantise, after its gate) now, not inside the first timed call
+            from .onnx_export import export_onnx, onnx_session
 
-    # ------------------------------------------------------------------ pieces
+            outs = ("landmarks", "landmarks_coarse", "pose", "params") + (("vertices",) if self.dense else ())
+            model = export_onnx(self.net, outputs=outs, quantize="static" if engine == "onnx-int8" else None)
+            # idle workers sleep at once, so that they do not take the cores from the detector
+            self.session = onnx_session(model, threads=threads, spinning=False)
+        self.timings: dict = defaultdict(float)
+
+    def reset_timings(self) -> None:
+        """Zero :attr:`timings`."""
+        self.timings = defaultdict(float)
+
+    def _tick(self, stage: str, t0: float) -> float:
+        t = time.perf_counter()
+        self.timings[stage] += t - t0
+        return t
+
     @property
     def detector(self):
         if isinstance(self._detector, str):
@@ -194,14 +231,22 @@ class Predictor:
         """Run the network on (B, 120, 120, 3) uint8 crops in batches -> dict of numpy arrays
         ``lmk_refined``, ``lmk_coarse`` (B, 68, 3), ``pose`` (B, 3) rad, ``params_raw`` (B, D),
         ``vertices`` (B, N, 3) when dense -- all in the crop frame."""
+        t0 = time.perf_counter()
         out: dict = {}
+        keys = ("lmk_refined", "lmk_coarse", "pose", "params_raw") + (("vertices",) if self.dense else ())
         for i in range(0, len(crops), self.batch_size):
             x = torch.from_numpy(np.ascontiguousarray(crops[i:i + self.batch_size])).to(self.device)
             x = (x.permute(0, 3, 1, 2).float() - 127.5) / 128.0
-            r = self.net(x, dense=self.dense)
-            for k in ("lmk_refined", "lmk_coarse", "pose", "params_raw") + (("vertices",) if self.dense else ()):
-                out.setdefault(k, []).append(r[k].float().cpu().numpy())
-        return {k: np.concatenate(v) for k, v in out.items()}
+            if self.engine == "torch":
+                r = {k: v.float().cpu().numpy() for k, v in self.net(x, dense=self.dense).items() if k in keys}
+            else:
+                from .onnx_export import SOURCE, run_onnx
+                r = {SOURCE[k]: v for k, v in run_onnx(self.session, x).items()}
+            for k in keys:
+                out.setdefault(k, []).append(r[k])
+        r = {k: np.concatenate(v) for k, v in out.items()}
+        self._tick("network", t0)
+        return r
 
     def _faces(self, r: dict, boxes, crop_boxes, sources) -> list[Face]:
         faces = []
@@ -234,7 +279,9 @@ class Predictor:
     def predict_many(self, images, boxes=None) -> list[list[Face]]:
         """Faces of several images, all faces in shared batches. ``boxes``: None or one entry per
         image (None = detect, or a (K, 4) array of tight face boxes)."""
+        t = time.perf_counter()
         imgs = [self.prepare(im) for im in images]
+        t = self._tick("decode", t)
         if boxes is not None and len(boxes) != len(imgs):
             raise ValueError(f"got {len(boxes)} box lists for {len(imgs)} images")
         per = []
@@ -250,26 +297,36 @@ class Predictor:
                 cb = np.array([box_from_detector(x) for x in b]).reshape(-1, 4)
                 src = "box"
             per.append((b, cb, [src] * len(b)))
+        t = self._tick("detect", t)
         crops = [crop_image(img, c) for img, (_, cbs, _) in zip(imgs, per) for c in cbs]
+        t = self._tick("crop", t)
         if not crops:
             return [[] for _ in imgs]
         r = self.forward_crops(np.stack(crops))
+        t = time.perf_counter()
         out, k = [], 0
         for b, cb, src in per:
             n = len(b)
             out.append(self._faces({key: v[k:k + n] for key, v in r.items()}, b, cb, src))
             k += n
+        self._tick("outputs", t)
         return out
 
     def predict_crops(self, images, crop_boxes) -> dict:
         """Benchmark entry: one face per image with a given *crop* box (e.g. from ground-truth
         landmarks) -> dict of crop-frame outputs (see :meth:`forward_crops`) plus the same
         mapped to the image frame: ``landmarks`` (B, 68, 3), ``vertices`` (B, N, 3)."""
-        crops = np.stack([crop_image(self.prepare(im), b) for im, b in zip(images, crop_boxes)])
+        t = time.perf_counter()
+        imgs = [self.prepare(im) for im in images]
+        t = self._tick("decode", t)
+        crops = np.stack([crop_image(im, b) for im, b in zip(imgs, crop_boxes)])
+        self._tick("crop", t)
         r = self.forward_crops(crops)
+        t = time.perf_counter()
         r["landmarks"] = np.stack([points_from_crop(p, b) for p, b in zip(r["lmk_refined"], crop_boxes)])
         if "vertices" in r:
             r["vertices_image"] = np.stack([points_from_crop(p, b) for p, b in zip(r["vertices"], crop_boxes)])
+        self._tick("outputs", t)
         return r
 
     def predict_boxes(self, images, crop_boxes):
@@ -281,4 +338,4 @@ class Predictor:
         return r["vertices_image"], r["landmarks"]
 
     def __repr__(self):
-        return f"Predictor(variant={self.variant!r}, device={self.device}, dense={self.dense})"
+        return f"Predictor(variant={self.variant!r}, device={self.device}, dense={self.dense}, engine={self.engine!r})"
