@@ -91,23 +91,20 @@ def speed_entries(networks: dict, int8: bool = True, peers: bool = True, dense: 
         n = sum(p.numel() for name, p in module.named_parameters() if not name.startswith("lgs."))
         return {"model": model, "macs": graph_macs(model), "params": int(n)}
 
+    if int8 and networks and (calibration is None or check is None):  # one set of crops for every network
+        from ..predict.quantize import synthetic_crops
+        model = next(iter(networks.values())).face_model
+        calibration = synthetic_crops(model, 128, seed=1)[0] if calibration is None else calibration
+        check = synthetic_crops(model, 256, seed=2) if check is None else check
     out = {}
     for name, net in networks.items():
-        modes = ("landmarks", "dense") if name == "full" and dense else ("landmarks",)
-        for mode in modes:
+        for mode in (("landmarks", "dense") if name == "full" and dense else ("landmarks",)):
             suffix = " (dense)" if mode == "dense" else ""
             out[name + suffix] = entry(export_onnx(net, outputs=MODE_OUTPUTS[mode]), net)
-        if not int8:
-            continue
-        if calibration is None or check is None:
-            from ..predict.quantize import synthetic_crops
-            calibration = synthetic_crops(net.face_model, 128, seed=1)[0] if calibration is None else calibration
-            check = synthetic_crops(net.face_model, 256, seed=2) if check is None else check
-        for mode in modes:
-            suffix = " (dense)" if mode == "dense" else ""
-            q = export_onnx(net, outputs=MODE_OUTPUTS[mode], quantize="static", calibration=calibration, check=check,
-                            log=(lambda s, n=name: say(f"{n}: {s}")) if mode == "landmarks" else None)
-            out[name + " int8" + suffix] = entry(q, net)
+            if int8:
+                q = export_onnx(net, outputs=MODE_OUTPUTS[mode], quantize="static", calibration=calibration,
+                                check=check, log=(lambda s, n=name: say(f"{n}: {s}")) if mode == "landmarks" else None)
+                out[name + " int8" + suffix] = entry(q, net)
     if peers:
         for name, module in ((REFERENCE, MobileNetV1(1.0)), ("MobileNet-V1 0.5", MobileNetV1(0.5)),
                              ("MobileNet-V2 (plain)", PlainMobileNetV2())):
@@ -215,7 +212,7 @@ def gpu_speed_rows(net, batches=(1, 64, 1024), runs: int = 20, warmup: int = 3, 
     rows = []
     gpu_name = torch.cuda.get_device_name(0)
     for mode in modes:
-        g = InferenceGraph(net.cpu(), outputs=MODE_OUTPUTS[mode]).to(dev).eval()
+        g = InferenceGraph(net, outputs=MODE_OUTPUTS[mode]).to(dev).eval()  # folded copies: net is not moved
         for batch in batches:
             x = torch.randn(int(batch), 3, 120, 120, device=dev)
             for amp in (False, True):

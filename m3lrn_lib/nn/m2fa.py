@@ -58,7 +58,7 @@ def point_layer(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
     The 4-D layout (points along the height of a one-pixel-wide image) runs a ``Conv1d`` as the
     same 1x1 ``conv2d`` and a ``BatchNorm1d`` on the 3-D view, so the numbers are those of the 3-D
     layout; in the exported graph it lets ONNX Runtime use its blocked 2-D convolution kernels,
-    ~25 % faster than its 1-D ones for M2FA's layers (docs/benchmarks.md).
+    about 20 % faster than its 1-D ones for M2FA's layers (docs/benchmarks.md).
     """
     if isinstance(m, nn.Sequential):
         for layer in m:
@@ -82,9 +82,7 @@ class PointMLP(nn.Sequential):
         super().__init__(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for m in self:
-            x = point_layer(m, x)
-        return x
+        return point_layer(self, x)  # layer by layer, in either layout
 
 
 def _fc_bn_relu(d_in: int, d_out: int) -> nn.Sequential:

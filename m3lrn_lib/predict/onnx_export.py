@@ -85,7 +85,7 @@ def check_opset(opset) -> int:
 class InferenceGraph(nn.Module):
     """The lean test-time forward pass of an :class:`~m3lrn_lib.nn.M3LRN` as a plain module:
     :func:`m3lrn_lib.nn.model.infer` without LGS on BatchNorm-folded copies of the network's parts
-    (``fold=False`` shares the original modules instead; no input checks, no extra state).
+    (no input checks, no extra state).
 
     Args:
         net: the network; dense: add ``vertices``; outputs: names from :data:`OUTPUTS`.
@@ -93,11 +93,10 @@ class InferenceGraph(nn.Module):
         a tuple of tensors in the order of :attr:`outputs` (see the module docstring).
     """
 
-    def __init__(self, net, dense: bool = False, outputs=None, fold: bool = True):
+    def __init__(self, net, dense: bool = False, outputs=None):
         super().__init__()
-        part = fold_batchnorm if fold else (lambda m: m)
-        self.backbone, self.heads = part(net.backbone), part(net.heads)
-        self.m2fa = part(net.m2fa) if net.m2fa is not None else None
+        self.backbone, self.heads = fold_batchnorm(net.backbone), fold_batchnorm(net.heads)
+        self.m2fa = fold_batchnorm(net.m2fa) if net.m2fa is not None else None
         self.lgs = None
         self.register_buffer("param_mean", net.param_mean.detach().clone())
         self.register_buffer("param_std", net.param_std.detach().clone())
@@ -138,8 +137,7 @@ def export_onnx(net, path=None, dense: bool = False, opset: int = 17, outputs=No
             of the float32 model's (default: held-out synthetic crops). A failing model is not written:
             :class:`~m3lrn_lib.predict.quantize.QuantizationError` says by how much it missed.
     """
-    opset = check_opset(opset)
-    names = check_outputs(outputs, dense)
+    names = check_outputs(outputs, dense)  # the opset is checked by trace_to_onnx, before any work
     if quantize is not None:
         from .quantize import check_mode
         check_mode(quantize)

@@ -185,7 +185,7 @@ class Predictor:
         self.triangles = np.asarray(self.model.triangles)
         self.dense, self.batch_size, self.max_faces = bool(dense), int(batch_size), max_faces
         self._detector = detector
-        self.engine, self.threads, self.session = engine, threads, None
+        self.engine, self.session = engine, None
         if engine != "torch":  # export (and quantise, after its gate) now, not inside the first timed call
             from .onnx_export import export_onnx, onnx_session
 
