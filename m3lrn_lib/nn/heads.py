@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ..geometry import POSE_DIM
 
@@ -23,9 +22,7 @@ __all__ = ["ParamHeads", "ExtraMLPHeads", "hidden_for_budget"]
 class ParamHeads(nn.Module):
     """Three FC heads: z (B, F) -> whitened params (B, 12 + K_s + K_e).
 
-    Attributes ``pose``, ``shape``, ``exp`` are the Linear layers (F->12, F->K_s, F->K_e). They run
-    as one matrix multiply with the three weight matrices stacked (the same numbers as three
-    layers and a concatenation; in the exported graph the stacking is folded into one constant).
+    Attributes ``pose``, ``shape``, ``exp`` are the Linear layers (F->12, F->K_s, F->K_e).
     """
 
     def __init__(self, in_dim: int, n_shape: int = 40, n_exp: int = 10):
@@ -36,9 +33,7 @@ class ParamHeads(nn.Module):
         self.n_params = POSE_DIM + n_shape + n_exp
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, F) -> (B, 12 + K_s + K_e)."""
-        layers = (self.pose, self.shape, self.exp)
-        return F.linear(z, torch.cat([m.weight for m in layers]), torch.cat([m.bias for m in layers]))
+        return torch.cat([self.pose(z), self.shape(z), self.exp(z)], dim=1)
 
 
 def _mlp_head(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:

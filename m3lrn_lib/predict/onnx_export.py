@@ -7,7 +7,6 @@ the network's parts made lean for inference:
 
 - every BatchNorm folded into the convolution or Linear layer before it
   (:func:`m3lrn_lib.nn.fold.fold_batchnorm`);
-- the three first-stage heads as one matrix multiply (:class:`m3lrn_lib.nn.heads.ParamHeads`);
 - M2FA's first decoder layer factorised (``W_p point_i + W_g g``, the global part once per face);
 - the coarse landmarks reconstructed from the 68 landmark rows of the bases only;
 - only the outputs asked for: without ``pose`` the Euler-angle branch is not in the graph, without
